@@ -159,6 +159,12 @@ const std::string* Value::as_string() const { return std::get_if<std::string>(&d
 
 const Array* Value::as_array() const { return std::get_if<Array>(&data); }
 
+bool operator==(const Array& a, const Array& b) {
+  return a.element_type == b.element_type && a.items == b.items;
+}
+
+bool operator==(const Value& a, const Value& b) { return a.type == b.type && a.data == b.data; }
+
 std::string Value::to_display_string(size_t max_items) const {
   std::string out;
   append_value(out, *this, max_items);
