@@ -70,4 +70,8 @@ struct Value {
   std::string to_display_string(size_t max_items = 8) const;
 };
 
+// Same on-disk type and same payload, element by element for arrays.
+bool operator==(const Array& a, const Array& b);
+bool operator==(const Value& a, const Value& b);
+
 }  // namespace tether::gguf
