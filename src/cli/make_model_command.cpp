@@ -82,10 +82,11 @@ void run_make_model(const MakeModelArgs& args, CommandResult& result) {
   uint64_t file_bytes = std::filesystem::file_size(args.output, ec);
   const auto& written = maker.options();
   fmt::print(
-      "wrote {}: {} params, {} ({} bytes), {} (file type {}), vocab {}, {} layers x {} hidden, "
+      "wrote {}: {} params, {} ({} bytes), {} (file type {}), vocab {} ({}), {} layers x {} hidden, "
       "{} heads / {} kv, ffn {}, context {}{}, seed {}, {:.2f} s\n",
       args.output, human_count(maker.n_params()), human_bytes(file_bytes), file_bytes,
-      tensor_type_name(written.type), maker.file_type(), maker.vocab_size(), written.shape.layers,
+      tensor_type_name(written.type), maker.file_type(), maker.vocab_size(),
+      maker.vocab_description(), written.shape.layers,
       written.shape.hidden, written.shape.heads, written.shape.kv_heads, written.shape.ffn,
       written.shape.context, written.shape.tied_output ? ", tied output" : "", written.seed,
       seconds);

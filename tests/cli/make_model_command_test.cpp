@@ -45,6 +45,7 @@ TEST_F(MakeModelCommandTest, WritesTheModelAndPrintsASummary) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("params"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("q4_0"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("learned tokens"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find(" s\n"), std::string::npos) << result.output;
   auto file = gguf::GgufFile::open(dir_ / "m.gguf");
   EXPECT_EQ(file.get_uint("llama.block_count"), 1u);

@@ -148,6 +148,8 @@ void ModelMaker::add_metadata() {
 void ModelMaker::add_builtin_vocab() {
   tokenizer::BuiltinVocab vocab = tokenizer::build_builtin_vocab(options_.shape.vocab_size);
   vocab_size_ = static_cast<uint32_t>(vocab.size());
+  vocab_description_ = fmt::format("built-in byte-level BPE: {} learned tokens, {} reserved",
+                                   vocab.learned_tokens, vocab.reserved_tokens);
   add_metadata();
   writer_.set("tokenizer.ggml.model", gguf::Value::of_string("gpt2"));
   writer_.set("tokenizer.ggml.pre",
@@ -175,6 +177,7 @@ void ModelMaker::add_vocab_from_file() {
                 file.source_name(), tokens.items.size());
   }
   vocab_size_ = static_cast<uint32_t>(tokens.items.size());
+  vocab_description_ = "tokenizer of " + options_.vocab_path.filename().string();
   add_metadata();
   bool has_template = false;
   for (const auto& entry : file.metadata()) {

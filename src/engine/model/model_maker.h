@@ -59,6 +59,8 @@ class ModelMaker {
   uint64_t n_tensor_bytes() const { return n_tensor_bytes_; }
   uint32_t vocab_size() const { return vocab_size_; }
   uint32_t file_type() const { return file_type_; }  // llama_ftype, as in general.file_type
+  // Where the tokenizer came from, for the summary line.
+  const std::string& vocab_description() const { return vocab_description_; }
   // A one-line account of the fallbacks ("" when none), for logs.
   std::string fallback_summary() const;
 
@@ -81,6 +83,7 @@ class ModelMaker {
   uint64_t n_tensor_bytes_ = 0;
   uint32_t vocab_size_ = 0;
   uint32_t file_type_ = 0;
+  std::string vocab_description_;
 };
 
 // llama_ftype for a file whose matrices are `type`: ALL_F32 0, MOSTLY_F16 1,
