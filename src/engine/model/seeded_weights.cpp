@@ -1,8 +1,18 @@
 #include "engine/model/seeded_weights.h"
 
 #include <cmath>
+#include <cstring>
 
 #include <xxhash.h>
+
+// The weights must be the same bits on every machine and compiler (tests and
+// goldens elsewhere depend on them), so no fused multiply-adds and no libm
+// log, whose last bit differs between C libraries; sqrt is exact in IEEE 754.
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 namespace tether::model {
 namespace {
@@ -21,6 +31,27 @@ class SplitMix64 {
  private:
   uint64_t state_;
 };
+
+// Natural log of a positive normal float from + - * / only: split off the
+// exponent, then ln(m) = 2 atanh((m-1)/(m+1)) for m in [0.707, 1.414), whose
+// series converges fast there (relative error below 2e-7).
+float portable_log(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  int exponent = static_cast<int>((bits >> 23) & 0xFF) - 127;
+  bits = (bits & 0x7FFFFFu) | 0x3F800000u;
+  float m;
+  std::memcpy(&m, &bits, sizeof m);
+  if (m > 1.41421356f) {
+    m *= 0.5f;
+    ++exponent;
+  }
+  const float z = (m - 1.0f) / (m + 1.0f);
+  const float z2 = z * z;
+  const float series =
+      z * (2.0f + z2 * (2.0f / 3.0f + z2 * (2.0f / 5.0f + z2 * (2.0f / 7.0f + z2 * (2.0f / 9.0f)))));
+  return static_cast<float>(exponent) * 0.693147181f + series;
+}
 
 }  // namespace
 
@@ -41,7 +72,7 @@ void SeededWeights::fill_row(uint64_t row_idx, float mean, float std_dev,
     float v = static_cast<float>(static_cast<int32_t>((bits >> 24) & 0xFFFFFF) - 0x800000) * kScale;
     float s = u * u + v * v;
     if (s >= 1.0f || s == 0.0f) continue;
-    float m = std::sqrt(-2.0f * std::log(s) / s);
+    float m = std::sqrt(-2.0f * portable_log(s) / s);
     out[i++] = mean + std_dev * (u * m);
     if (i < out.size()) out[i++] = mean + std_dev * (v * m);
   }
