@@ -359,6 +359,29 @@ TEST(ModelMakerTest, BuiltinVocabTokenizesAndRoundTrips) {
     EXPECT_LT(ids.size(), text.size() + 1) << text;
     EXPECT_EQ(tok.decode(ids), text);
   }
+  // The tokenizer applies the merges as ranked: same ids as the textbook
+  // algorithm (lowest-rank pair first) over the qwen2 pieces.
+  const auto& vocab = tok.vocab();
+  std::map<std::pair<std::string, std::string>, size_t> rank;
+  for (size_t i = 0; i < vocab.merges().size(); ++i) rank.emplace(vocab.merges()[i], i);
+  std::string sample = "The harbor town wakes up slowly; bakers pull 12 loaves at 05:30.\n";
+  std::vector<tokenizer::TokenId> reference;
+  for (const auto& piece : tokenizer::pre_tokenize_qwen2(sample)) {
+    std::vector<std::string> symbols;
+    for (unsigned char byte : piece) symbols.push_back(tokenizer::byte_to_unicode(byte));
+    while (symbols.size() > 1) {
+      size_t best = SIZE_MAX, best_at = 0;
+      for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+        auto it = rank.find({symbols[i], symbols[i + 1]});
+        if (it != rank.end() && it->second < best) best = it->second, best_at = i;
+      }
+      if (best == SIZE_MAX) break;
+      symbols[best_at] += symbols[best_at + 1];
+      symbols.erase(symbols.begin() + static_cast<ptrdiff_t>(best_at) + 1);
+    }
+    for (const auto& symbol : symbols) reference.push_back(vocab.find(symbol));
+  }
+  EXPECT_EQ(tok.encode(sample, {.add_special = false}), reference);
   // Merges are used: a common word is one token, digits are split singly (qwen2).
   EXPECT_EQ(tok.encode(" the", {.add_special = false}).size(), 1u);
   EXPECT_EQ(tok.encode("2024", {.add_special = false}).size(), 4u);
