@@ -120,6 +120,7 @@ ModelMaker::ModelMaker(MakeModelOptions options) : options_(std::move(options)) 
   } else {
     add_vocab_from_file();
   }
+  options_.shape.vocab_size = vocab_size_;  // a --vocab file's size wins
   plan_tensors();
 }
 

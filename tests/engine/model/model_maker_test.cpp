@@ -320,6 +320,7 @@ TEST(ModelMakerTest, CopiesEveryTokenizerKeyFromAVocabFile) {
   EXPECT_GT(copied, 3u);
   size_t n_tokens = source.get_array("tokenizer.ggml.tokens", gguf::ValueType::kString).items.size();
   EXPECT_EQ(maker.vocab_size(), n_tokens);
+  EXPECT_EQ(maker.options().shape.vocab_size, n_tokens);
   EXPECT_EQ(file.get_uint("llama.vocab_size"), n_tokens);
   EXPECT_EQ(file.find_tensor("token_embd.weight")->dims[1], n_tokens);
   EXPECT_EQ(file.find_tensor("output.weight")->dims[1], n_tokens);
