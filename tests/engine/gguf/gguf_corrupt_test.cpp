@@ -129,7 +129,7 @@ TEST(GgufCorruptTest, EveryTruncationFailsNamingAField) {
 
 TEST(GgufCorruptTest, TruncationMessagesPointAtTheField) {
   const auto bytes = valid_file();
-  expect_error({}, ErrorCode::kCorruptData, {"header (magic) at byte 0", "needs 4 bytes"});
+  expect_error({}, ErrorCode::kCorruptData, {"header (magic) at byte 0", "needs 4 bytes but only 0 remain (file size 0)"});
   expect_error(std::vector<uint8_t>(bytes.begin(), bytes.begin() + 6), ErrorCode::kCorruptData,
                {"header (version) at byte 4"});
   expect_error(std::vector<uint8_t>(bytes.begin(), bytes.begin() + 30), ErrorCode::kCorruptData,
