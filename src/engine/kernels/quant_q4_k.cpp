@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/kernels/fp16.h"
+#include "engine/kernels/lane_vector.h"
 #include "engine/kernels/quant_blocks.h"
 #include "engine/kernels/quant_formats.h"
 #include "engine/kernels/quant_rounding.h"
@@ -27,73 +28,99 @@ struct ScaleMin {
 };
 
 // Fits x[i] ~= scale * q[i] - min with q in [0, 15] and min >= 0 (the
-// offset is never positive), minimising the weighted squared error over a
-// small grid of candidate scales, each refined by weighted least squares.
-// This is ggml's make_qkx2_quants; the arithmetic is kept in the same order
-// so the floats, and thus the chosen quants, match bit for bit.
-ScaleMin fit_scale_min(const float* x, const float* weights, uint8_t* quants) {
-  float lo = x[0];
-  float hi = x[0];
-  float sum_w = weights[0];
-  float sum_x = sum_w * x[0];
-  for (int i = 1; i < kSubBlock; ++i) {
-    if (x[i] < lo) lo = x[i];
-    if (x[i] > hi) hi = x[i];
-    const float w = weights[i];
-    sum_w += w;
-    sum_x += w * x[i];
-  }
-  if (lo > 0) lo = 0;
-  if (hi == lo) {
-    std::fill(quants, quants + kSubBlock, uint8_t{0});
-    return {0.0f, -lo};
-  }
+// offset is never positive) for each of the block's 8 sub-blocks, minimising
+// the weighted squared error over a small grid of candidate scales, each
+// refined by weighted least squares. This is ggml's make_qkx2_quants; each
+// sub-block's arithmetic is kept in the same order so the floats, and thus the
+// chosen quants, match bit for bit.
+//
+// The sub-blocks are independent, so kLanes of them at a time each get one
+// lane of a FloatLanes and run in lockstep: the long chains of dependent float
+// additions then overlap, and no lane's sums are reordered. Fits sub-blocks
+// first .. first + kLanes - 1.
+static_assert(kSubBlocks % kLanes == 0);
 
-  float inv_scale = kMaxQuant / (hi - lo);
-  float scale = 1 / inv_scale;
-  float best_error = 0;
+void fit_sub_blocks(const float* x, const float* weights, int first, uint8_t* quants,
+                    ScaleMin* fits) {
+  x += first * kSubBlock;
+  weights += first * kSubBlock;
+  quants += first * kSubBlock;
+  fits += first;
+  FloatLanes xs[kSubBlock];  // xs[i][lane] is element i of sub-block first + lane
+  FloatLanes ws[kSubBlock];
   for (int i = 0; i < kSubBlock; ++i) {
-    const int q = round_to_nearest_int(inv_scale * (x[i] - lo));
-    quants[i] = static_cast<uint8_t>(std::clamp(q, 0, kMaxQuant));
-    const float diff = scale * quants[i] + lo - x[i];
-    best_error += weights[i] * (diff * diff);
+    for (int lane = 0; lane < kLanes; ++lane) {
+      xs[i][lane] = x[lane * kSubBlock + i];
+      ws[i][lane] = weights[lane * kSubBlock + i];
+    }
   }
 
-  uint8_t candidate[kSubBlock];
-  for (int step = 0; step <= kSteps; ++step) {
-    inv_scale = (kStepFirst + kStepSize * step + kMaxQuant) / (hi - lo);
-    float sum_l = 0;
-    float sum_l2 = 0;
-    float sum_xl = 0;
-    for (int i = 0; i < kSubBlock; ++i) {
-      const int q = std::clamp(round_to_nearest_int(inv_scale * (x[i] - lo)), 0, kMaxQuant);
-      candidate[i] = static_cast<uint8_t>(q);
-      const float w = weights[i];
-      sum_l += w * q;
-      sum_l2 += w * q * q;
-      sum_xl += w * q * x[i];
-    }
-    const float det = sum_w * sum_l2 - sum_l * sum_l;
-    if (!(det > 0)) continue;
-    float this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
-    float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
-    if (this_min > 0) {
-      this_min = 0;
-      this_scale = sum_xl / sum_l2;
-    }
-    float error = 0;
-    for (int i = 0; i < kSubBlock; ++i) {
-      const float diff = this_scale * candidate[i] + this_min - x[i];
-      error += weights[i] * (diff * diff);
-    }
-    if (error < best_error) {
-      std::copy(candidate, candidate + kSubBlock, quants);
-      best_error = error;
-      scale = this_scale;
-      lo = this_min;
-    }
+  FloatLanes lo = xs[0];
+  FloatLanes hi = xs[0];
+  FloatLanes sum_w = ws[0];
+  FloatLanes sum_x = sum_w * xs[0];
+  for (int i = 1; i < kSubBlock; ++i) {
+    lo = select(xs[i] < lo, xs[i], lo);
+    hi = select(xs[i] > hi, xs[i], hi);
+    sum_w += ws[i];
+    sum_x += ws[i] * xs[i];
   }
-  return {scale, -lo};
+  lo = select(lo > 0.0f, splat(0.0f), lo);
+  // A constant sub-block (after clamping the min to 0) has no scale to fit.
+  const IntLanes flat = hi == lo;
+
+  FloatLanes inv_scale = static_cast<float>(kMaxQuant) / (hi - lo);
+  FloatLanes scale = 1.0f / inv_scale;
+  FloatLanes best_error = splat(0.0f);
+  FloatLanes best[kSubBlock];
+  for (int i = 0; i < kSubBlock; ++i) {
+    best[i] = to_float(clamp_lanes(round_lanes(inv_scale * (xs[i] - lo)), 0, kMaxQuant));
+    const FloatLanes diff = scale * best[i] + lo - xs[i];
+    best_error += ws[i] * (diff * diff);
+  }
+
+  FloatLanes candidate[kSubBlock];
+  for (int step = 0; step <= kSteps; ++step) {
+    const float numerator = kStepFirst + kStepSize * step + kMaxQuant;
+    inv_scale = numerator / (hi - lo);
+    FloatLanes sum_l = splat(0.0f);
+    FloatLanes sum_l2 = splat(0.0f);
+    FloatLanes sum_xl = splat(0.0f);
+    for (int i = 0; i < kSubBlock; ++i) {
+      const FloatLanes q =
+          to_float(clamp_lanes(round_lanes(inv_scale * (xs[i] - lo)), 0, kMaxQuant));
+      candidate[i] = q;
+      sum_l += ws[i] * q;
+      sum_l2 += ws[i] * q * q;
+      sum_xl += ws[i] * q * xs[i];
+    }
+    const FloatLanes det = sum_w * sum_l2 - sum_l * sum_l;
+    FloatLanes this_scale = (sum_w * sum_xl - sum_x * sum_l) / det;
+    FloatLanes this_min = (sum_l2 * sum_x - sum_l * sum_xl) / det;
+    const IntLanes min_positive = this_min > 0.0f;
+    this_min = select(min_positive, splat(0.0f), this_min);
+    this_scale = select(min_positive, sum_xl / sum_l2, this_scale);
+
+    FloatLanes error = splat(0.0f);
+    for (int i = 0; i < kSubBlock; ++i) {
+      const FloatLanes diff = this_scale * candidate[i] + this_min - xs[i];
+      error += ws[i] * (diff * diff);
+    }
+    const IntLanes accept = ~flat & (det > 0.0f) & (error < best_error);
+    for (int i = 0; i < kSubBlock; ++i) best[i] = select(accept, candidate[i], best[i]);
+    best_error = select(accept, error, best_error);
+    scale = select(accept, this_scale, scale);
+    lo = select(accept, this_min, lo);
+  }
+
+  for (int lane = 0; lane < kLanes; ++lane) {
+    uint8_t* q = quants + lane * kSubBlock;
+    const bool lane_flat = flat[lane] != 0;
+    for (int i = 0; i < kSubBlock; ++i) {
+      q[i] = lane_flat ? uint8_t{0} : static_cast<uint8_t>(best[i][lane]);
+    }
+    fits[lane] = {lane_flat ? 0.0f : scale[lane], -lo[lane]};
+  }
 }
 
 // Quantizes a sub-block's 6-bit scale or min code the way ggml does: round,
@@ -106,18 +133,23 @@ uint8_t to_6bit(float value) {
 void quantize_block(const float* x, BlockQ4_K& block) {
   uint8_t quants[kQkK];
   ScaleMin fits[kSubBlocks];
-  float max_scale = 0;  // scales are non-negative once the min is removed
-  float max_min = 0;
+  // Weight each element by its sub-block's RMS plus its own magnitude, so
+  // large weights are fit more closely.
+  float weights[kQkK];
   for (int sub = 0; sub < kSubBlocks; ++sub) {
     const float* xs = x + sub * kSubBlock;
-    // Weight each element by the sub-block's RMS plus its own magnitude, so
-    // large weights are fit more closely.
     float sum_x2 = 0;
     for (int i = 0; i < kSubBlock; ++i) sum_x2 += xs[i] * xs[i];
     const float rms = std::sqrt(sum_x2 / kSubBlock);
-    float weights[kSubBlock];
-    for (int i = 0; i < kSubBlock; ++i) weights[i] = rms + std::fabs(xs[i]);
-    fits[sub] = fit_scale_min(xs, weights, quants + sub * kSubBlock);
+    for (int i = 0; i < kSubBlock; ++i) weights[sub * kSubBlock + i] = rms + std::fabs(xs[i]);
+  }
+  for (int first = 0; first < kSubBlocks; first += kLanes) {
+    fit_sub_blocks(x, weights, first, quants, fits);
+  }
+
+  float max_scale = 0;  // scales are non-negative once the min is removed
+  float max_min = 0;
+  for (int sub = 0; sub < kSubBlocks; ++sub) {
     if (fits[sub].scale > max_scale) max_scale = fits[sub].scale;
     if (fits[sub].min > max_min) max_min = fits[sub].min;
   }

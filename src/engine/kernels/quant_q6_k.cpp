@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine/kernels/fp16.h"
+#include "engine/kernels/lane_vector.h"
 #include "engine/kernels/quant_blocks.h"
 #include "engine/kernels/quant_formats.h"
 #include "engine/kernels/quant_rounding.h"
@@ -25,62 +26,79 @@ constexpr float kGroupMaxEps = 1e-15f;  // below this a group counts as all zero
 
 int clamp_quant(int q) { return std::clamp(q, -kHalfRange, kHalfRange - 1); }
 
-// Picks a signed scale for 16 values with q in [-32, 31], weighting each
-// error by x^2: start from the scale that maps the largest-magnitude value to
-// -32, then try 18 nearby inverse scales and keep the least-squares scale of
-// whichever rounding correlates best with x. This is ggml's make_qx_quants
-// with rmse_type 1; the arithmetic keeps its order so results match exactly.
-// Writes q + 32 to quants.
-float fit_scale(const float* x, int8_t* quants) {
-  float amax = 0;
-  float extreme = 0;
+IntLanes quantize_lanes(FloatLanes inv_scale, FloatLanes x) {
+  return clamp_lanes(round_lanes(inv_scale * x), -kHalfRange, kHalfRange - 1);
+}
+
+// Picks a signed scale for each of kLanes sub-blocks of 16 values with q in
+// [-32, 31], weighting each error by x^2: start from the scale that maps the
+// largest-magnitude value to -32, then try 18 nearby inverse scales and keep
+// the least-squares scale of whichever rounding correlates best with x. This
+// is ggml's make_qx_quants with rmse_type 1; each lane keeps its arithmetic
+// order so results match exactly, and the lanes (independent sub-blocks) run
+// side by side so their dependent additions overlap. Writes q + 32 to quants
+// (0 for an all-zero sub-block, as ggml does) for sub-blocks first ..
+// first + kLanes - 1.
+static_assert(kSubBlocks % kLanes == 0);
+
+void fit_scales(const float* x, int first, int8_t* quants, float* scales) {
+  FloatLanes xs[kSubBlock];  // xs[i][lane] is element i of sub-block first + lane
   for (int i = 0; i < kSubBlock; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      extreme = x[i];
-    }
-  }
-  if (amax < kGroupMaxEps) {
-    std::fill(quants, quants + kSubBlock, int8_t{0});
-    return 0.f;
+    for (int lane = 0; lane < kLanes; ++lane) xs[i][lane] = x[(first + lane) * kSubBlock + i];
   }
 
-  float inv_scale = -kHalfRange / extreme;
-  float sum_lx = 0;
-  float sum_l2 = 0;
+  FloatLanes amax = splat(0.0f);
+  FloatLanes extreme = splat(0.0f);
   for (int i = 0; i < kSubBlock; ++i) {
-    const int q = clamp_quant(round_to_nearest_int(inv_scale * x[i]));
-    quants[i] = static_cast<int8_t>(q + kHalfRange);
-    const float w = x[i] * x[i];
-    sum_lx += w * x[i] * q;
+    const FloatLanes ax = select(xs[i] < 0.0f, -xs[i], xs[i]);
+    const IntLanes larger = ax > amax;
+    amax = select(larger, ax, amax);
+    extreme = select(larger, xs[i], extreme);
+  }
+  const IntLanes all_zero = amax < kGroupMaxEps;
+
+  FloatLanes inv_scale = static_cast<float>(-kHalfRange) / extreme;
+  FloatLanes sum_lx = splat(0.0f);
+  FloatLanes sum_l2 = splat(0.0f);
+  IntLanes best[kSubBlock];
+  for (int i = 0; i < kSubBlock; ++i) {
+    best[i] = quantize_lanes(inv_scale, xs[i]);
+    const FloatLanes q = to_float(best[i]);
+    const FloatLanes w = xs[i] * xs[i];
+    sum_lx += w * xs[i] * q;
     sum_l2 += w * q * q;
   }
-  float scale = sum_l2 != 0 ? sum_lx / sum_l2 : 0.0f;
-  float best = scale * sum_lx;
+  FloatLanes scale = select(sum_l2 != 0.0f, sum_lx / sum_l2, splat(0.0f));
+  FloatLanes best_fit = scale * sum_lx;
 
+  IntLanes candidate[kSubBlock];
   for (int step = -9; step <= 9; ++step) {
     if (step == 0) continue;
     inv_scale = -(kHalfRange + 0.1f * step) / extreme;
-    sum_lx = 0;
-    sum_l2 = 0;
+    sum_lx = splat(0.0f);
+    sum_l2 = splat(0.0f);
     for (int i = 0; i < kSubBlock; ++i) {
-      const int q = clamp_quant(round_to_nearest_int(inv_scale * x[i]));
-      const float w = x[i] * x[i];
-      sum_lx += w * x[i] * q;
+      candidate[i] = quantize_lanes(inv_scale, xs[i]);
+      const FloatLanes q = to_float(candidate[i]);
+      const FloatLanes w = xs[i] * xs[i];
+      sum_lx += w * xs[i] * q;
       sum_l2 += w * q * q;
     }
     // Compares sum_lx^2 / sum_l2 (the error reduction) without dividing.
-    if (sum_l2 > 0 && sum_lx * sum_lx > best * sum_l2) {
-      for (int i = 0; i < kSubBlock; ++i) {
-        quants[i] = static_cast<int8_t>(
-            clamp_quant(round_to_nearest_int(inv_scale * x[i])) + kHalfRange);
-      }
-      scale = sum_lx / sum_l2;
-      best = scale * sum_lx;
-    }
+    const IntLanes accept = (sum_l2 > 0.0f) & (sum_lx * sum_lx > best_fit * sum_l2);
+    for (int i = 0; i < kSubBlock; ++i) best[i] = select(accept, candidate[i], best[i]);
+    scale = select(accept, sum_lx / sum_l2, scale);
+    best_fit = select(accept, scale * sum_lx, best_fit);
   }
-  return scale;
+
+  for (int lane = 0; lane < kLanes; ++lane) {
+    int8_t* q = quants + (first + lane) * kSubBlock;
+    const bool zero = all_zero[lane] != 0;
+    for (int i = 0; i < kSubBlock; ++i) {
+      q[i] = zero ? int8_t{0} : static_cast<int8_t>(best[i][lane] + kHalfRange);
+    }
+    scales[first + lane] = zero ? 0.0f : scale[lane];
+  }
 }
 
 void quantize_block(const float* x, BlockQ6_K& block) {
@@ -88,8 +106,8 @@ void quantize_block(const float* x, BlockQ6_K& block) {
   float scales[kSubBlocks];
   float max_scale = 0;
   float max_abs_scale = 0;
+  for (int first = 0; first < kSubBlocks; first += kLanes) fit_scales(x, first, quants, scales);
   for (int sub = 0; sub < kSubBlocks; ++sub) {
-    scales[sub] = fit_scale(x + sub * kSubBlock, quants + sub * kSubBlock);
     const float abs_scale = std::fabs(scales[sub]);
     if (abs_scale > max_abs_scale) {
       max_abs_scale = abs_scale;

@@ -10,6 +10,7 @@
 // write: F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K. Bytes are exactly ggml's
 // block layouts, and quantizers reproduce ggml's reference algorithms, so a
 // row we write equals the row llama.cpp's quantizer writes for the same input.
+// The functions keep no state, so threads may convert different rows at once.
 namespace tether::kernels {
 
 // True for the seven types above.
