@@ -41,14 +41,15 @@ struct BpeTokenizer::Scratch {
 };
 
 BpeTokenizer::BpeTokenizer(const Vocab& vocab)
-    : vocab_(&vocab), pre_tokenizer_(PreTokenizer::for_type(vocab.pre_type())) {
+    : vocab_(&vocab),
+      pre_tokenizer_(PreTokenizer::for_type(vocab.pre_type())),
+      merges_(vocab.merges().size()) {
   std::unordered_map<std::string, int32_t> extra_ids;
   for (int byte = 0; byte < 256; ++byte) {
     byte_symbols_[static_cast<size_t>(byte)] =
         intern_symbol(unicode::byte_to_utf8(static_cast<uint8_t>(byte)), extra_ids);
   }
   const auto& rules = vocab.merges();
-  merges_.reserve(rules.size());
   std::string joined;
   for (size_t rank = 0; rank < rules.size(); ++rank) {
     const auto& [left_text, right_text] = rules[rank];
@@ -57,7 +58,7 @@ BpeTokenizer::BpeTokenizer(const Vocab& vocab)
     joined.assign(left_text).append(right_text);
     const int32_t result = intern_symbol(joined, extra_ids);
     // A repeated rule keeps its first (best) rank.
-    merges_.try_emplace(pair_key(left, right), MergeTarget{static_cast<int32_t>(rank), result});
+    merges_.insert(left, right, {static_cast<int32_t>(rank), result});
   }
 }
 
@@ -105,9 +106,9 @@ void BpeTokenizer::encode_word(std::string_view word, Scratch& scratch,
     if (left < 0 || right < 0) return;
     const int32_t left_id = symbols[static_cast<size_t>(left)].id;
     const int32_t right_id = symbols[static_cast<size_t>(right)].id;
-    const auto it = merges_.find(pair_key(left_id, right_id));
-    if (it == merges_.end()) return;
-    heap.push_back({it->second.rank, left, right, left_id, right_id, it->second.result});
+    const MergeTable::Rule* rule = merges_.find(left_id, right_id);
+    if (rule == nullptr) return;
+    heap.push_back({rule->rank, left, right, left_id, right_id, rule->result});
     std::push_heap(heap.begin(), heap.end(), CandidateAfter{});
   };
   for (int32_t i = 1; i < n; ++i) try_add(i - 1, i);

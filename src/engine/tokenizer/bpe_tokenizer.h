@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/tokenizer/merge_table.h"
 #include "engine/tokenizer/pre_tokenizer.h"
 #include "engine/tokenizer/token_id.h"
 #include "engine/tokenizer/vocab.h"
@@ -32,10 +33,6 @@ class BpeTokenizer {
   const PreTokenizer& pre_tokenizer() const { return pre_tokenizer_; }
 
  private:
-  struct MergeTarget {
-    int32_t rank;
-    int32_t result;  // symbol id of the merged text
-  };
   struct Scratch;
 
   int32_t intern_symbol(const std::string& text,
@@ -43,15 +40,11 @@ class BpeTokenizer {
   void encode_word(std::string_view word, Scratch& scratch, std::vector<TokenId>& out) const;
   void emit_symbol(int32_t symbol, std::vector<TokenId>& out) const;
 
-  static uint64_t pair_key(int32_t left, int32_t right) {
-    return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
-  }
-
   const Vocab* vocab_;
   PreTokenizer pre_tokenizer_;
   std::vector<std::string> extra_symbol_texts_;  // symbol id n_tokens + i
   std::array<int32_t, 256> byte_symbols_{};
-  std::unordered_map<uint64_t, MergeTarget> merges_;
+  MergeTable merges_;
 };
 
 }  // namespace tether::tokenizer

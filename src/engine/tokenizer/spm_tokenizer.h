@@ -26,9 +26,16 @@ class SpmTokenizer {
   // The token for one byte (<0xXX>, else the one-character token), or kNoToken.
   TokenId byte_token(uint8_t byte) const { return byte_tokens_[byte]; }
 
+  // Whether words (text before each ▁ that follows a non-▁ character) can be
+  // merged independently: true when no token holds ▁ after another character,
+  // so no token can span such a boundary and the result is the same as
+  // merging the whole text at once, only faster.
+  bool merges_words_independently() const { return words_independent_; }
+
  private:
   const Vocab* vocab_;
   std::array<TokenId, 256> byte_tokens_{};
+  bool words_independent_ = false;
 };
 
 }  // namespace tether::tokenizer
