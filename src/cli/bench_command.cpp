@@ -1,12 +1,100 @@
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
 #include "cli/commands.h"
 #include "common/error.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/tokenizer/synthetic_text.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace tether::cli {
+namespace {
 
-// Placeholder until the bench subcommand lands in this session's work.
+struct BenchOptions {
+  std::string workload = "tokenize";
+  std::string model_path;
+  double text_mb = 1.0;
+  int repeats = 5;
+  uint64_t seed = 42;
+};
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const size_t mid = values.size() / 2;
+  return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+}
+
+// Encodes generated text with the model's tokenizer; reports the median of
+// `repeats` timed runs (one untimed warm-up first).
+void run_tokenize_workload(const BenchOptions& options) {
+  if (options.text_mb <= 0 || options.text_mb > 1024) {
+    throw_error(ErrorCode::kInvalidArgument, "--text-mb must be in (0, 1024], got {}",
+                options.text_mb);
+  }
+  if (options.repeats < 1 || options.repeats > 1000) {
+    throw_error(ErrorCode::kInvalidArgument, "--repeats must be in [1, 1000], got {}",
+                options.repeats);
+  }
+  const auto load_start = Clock::now();
+  const gguf::GgufFile file = gguf::GgufFile::open(options.model_path);
+  const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf(file);
+  const double load_seconds = seconds_since(load_start);
+
+  const auto n_bytes = static_cast<size_t>(options.text_mb * 1024 * 1024);
+  const std::string text = tokenizer::generate_synthetic_text(n_bytes, options.seed);
+  const tokenizer::EncodeOptions encode_options{.add_special = false, .parse_special = false};
+
+  size_t n_tokens = tok.encode(text, encode_options).size();
+  std::vector<double> timings;
+  for (int i = 0; i < options.repeats; ++i) {
+    const auto start = Clock::now();
+    const size_t count = tok.encode(text, encode_options).size();
+    timings.push_back(seconds_since(start));
+    if (count != n_tokens) {
+      throw_error(ErrorCode::kInternal, "tokenizing the same text gave {} then {} tokens", n_tokens,
+                  count);
+    }
+  }
+  const double seconds = median(timings);
+  const std::string& vocab_kind =
+      tok.vocab().kind() == tokenizer::VocabKind::kSentencePiece ? "spm" : "bpe";
+  fmt::print(
+      "{{\"workload\":\"tokenize\",\"model\":\"{}\",\"tokenizer\":\"{}\",\"pre\":\"{}\","
+      "\"n_vocab\":{},\"load_seconds\":{:.4f},\"bytes\":{},\"tokens\":{},\"repeats\":{},"
+      "\"seconds\":{:.4f},\"tokens_per_s\":{:.0f},\"mb_per_s\":{:.3f}}}\n",
+      file.source_name(), vocab_kind, tok.vocab().pre_type(), tok.n_vocab(), load_seconds,
+      text.size(), n_tokens, options.repeats, seconds, static_cast<double>(n_tokens) / seconds,
+      static_cast<double>(text.size()) / (1024.0 * 1024.0) / seconds);
+}
+
+}  // namespace
+
 void add_bench_command(CLI::App& app, CommandResult& result) {
-  app.add_subcommand("bench", "(not built yet)")->callback([&result] {
-    throw_error(ErrorCode::kUnsupported, "'bench' is not built yet");
+  auto options = std::make_shared<BenchOptions>();
+  CLI::App* command = app.add_subcommand("bench", "Measure a workload and print JSON results");
+  command->add_option("--workload", options->workload, "What to measure")
+      ->check(CLI::IsMember({"tokenize"}))
+      ->capture_default_str();
+  command->add_option("--model,-m", options->model_path, "GGUF file")->required();
+  command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
+      ->capture_default_str();
+  command->add_option("--repeats", options->repeats, "Timed runs; the median is reported")
+      ->capture_default_str();
+  command->add_option("--seed", options->seed, "Seed of the generated text")->capture_default_str();
+  command->callback([options, &result] {
+    if (options->workload == "tokenize") run_tokenize_workload(*options);
+    result.exit_code = 0;
   });
 }
 

@@ -1,0 +1,56 @@
+#include "engine/tokenizer/special_token_splitter.h"
+
+namespace tether::tokenizer {
+namespace {
+
+// The ASCII whitespace std::isspace knows in the C locale (what llama.cpp strips).
+bool is_strip_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+}  // namespace
+
+std::vector<TextFragment> SpecialTokenSplitter::split(std::string_view text,
+                                                      bool parse_special) const {
+  std::vector<TextFragment> fragments;
+  if (text.empty()) return fragments;
+  fragments.push_back({false, kNoToken, text});
+
+  std::vector<TextFragment> next;
+  for (const TokenId id : vocab_->splittable_tokens()) {
+    if (!parse_special && vocab_->is_special(id)) continue;
+    const std::string& needle = vocab_->text(id);
+    const bool lstrip = vocab_->lstrip(id);
+    const bool rstrip = vocab_->rstrip(id);
+
+    bool any_match = false;
+    next.clear();
+    for (const TextFragment& fragment : fragments) {
+      if (fragment.is_token || fragment.text.find(needle) == std::string_view::npos) {
+        next.push_back(fragment);
+        continue;
+      }
+      any_match = true;
+      std::string_view rest = fragment.text;
+      while (!rest.empty()) {
+        const size_t match = rest.find(needle);
+        if (match == std::string_view::npos) {
+          next.push_back({false, kNoToken, rest});
+          break;
+        }
+        std::string_view left = rest.substr(0, match);
+        if (lstrip) {
+          while (!left.empty() && is_strip_space(left.back())) left.remove_suffix(1);
+        }
+        if (!left.empty()) next.push_back({false, kNoToken, left});
+        next.push_back({true, id, rest.substr(match, needle.size())});
+        rest.remove_prefix(match + needle.size());
+        if (rstrip) {
+          while (!rest.empty() && is_strip_space(rest.front())) rest.remove_prefix(1);
+        }
+      }
+    }
+    if (any_match) fragments.swap(next);
+  }
+  return fragments;
+}
+
+}  // namespace tether::tokenizer
