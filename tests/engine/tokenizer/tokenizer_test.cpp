@@ -12,6 +12,7 @@
 #include "engine/gguf/gguf_writer.h"
 #include "engine/tokenizer/synthetic_text.h"
 #include "engine/tokenizer/test_vocabs.h"
+#include "engine/tokenizer/unicode.h"
 #include "test_paths.h"
 
 namespace tether::tokenizer {
@@ -190,6 +191,33 @@ INSTANTIATE_TEST_SUITE_P(AllFamilies, RoundTripTest,
                            for (char& c : name) c = c == '-' ? '_' : c;
                            return name;
                          });
+
+}  // namespace
+}  // namespace tether::tokenizer
+
+namespace tether::tokenizer {
+namespace {
+
+// Arbitrary bytes never crash either tokenizer; SentencePiece's byte fallback
+// keeps them exactly, byte-level BPE keeps their valid-UTF-8 form.
+TEST(TokenizerRobustnessTest, ArbitraryBytesRoundTrip) {
+  const Tokenizer spm = small_spm();
+  const Tokenizer bpe = special_bpe();
+  uint64_t state = 12345;
+  auto next_byte = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<char>(state >> 56);
+  };
+  for (int round = 0; round < 200; ++round) {
+    std::string text;
+    const int length = round % 50;
+    for (int i = 0; i < length; ++i) text.push_back(next_byte());
+    if (text.find("\xE2\x96\x81") != std::string::npos) continue;  // ▁ decodes as a space
+    EXPECT_EQ(spm.decode(spm.encode(text, kParse), {.render_special = true}), text);
+    EXPECT_EQ(bpe.decode(bpe.encode(text, kParse), {.render_special = true}),
+              unicode::sanitize_utf8(text));
+  }
+}
 
 }  // namespace
 }  // namespace tether::tokenizer
