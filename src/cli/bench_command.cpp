@@ -67,7 +67,7 @@ void run_tokenize_workload(const BenchOptions& options) {
     }
   }
   const double seconds = median(timings);
-  const std::string& vocab_kind =
+  const char* vocab_kind =
       tok.vocab().kind() == tokenizer::VocabKind::kSentencePiece ? "spm" : "bpe";
   fmt::print(
       "{{\"workload\":\"tokenize\",\"model\":\"{}\",\"tokenizer\":\"{}\",\"pre\":\"{}\","

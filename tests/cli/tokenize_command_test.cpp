@@ -17,8 +17,10 @@ struct RunResult {
   std::string output;  // stdout and stderr
 };
 
-RunResult run(const std::string& args) {
-  const std::string command = testing::tether_binary().string() + " " + args + " 2>&1";
+// Runs `tether ARGS` through the shell; `stdin_text` (if any) is piped in.
+RunResult run(const std::string& args, const std::string& stdin_text = "") {
+  std::string command = testing::tether_binary().string() + " " + args + " 2>&1";
+  if (!stdin_text.empty()) command = "printf '%s' '" + stdin_text + "' | " + command;
   RunResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -60,6 +62,13 @@ TEST(TokenizeCommandTest, SpecialFlagParsesControlTokens) {
   EXPECT_EQ(plain.output.find("50256"), std::string::npos) << plain.output;
   const RunResult special = run("tokenize --json --special -m " + vocab("gpt-2") + " 'a<|endoftext|>'");
   EXPECT_NE(special.output.find("\"ids\":[64,50256]"), std::string::npos) << special.output;
+}
+
+TEST(TokenizeCommandTest, DashReadsTheTextFromStandardInput) {
+  TETHER_SKIP_WITHOUT_SHARED_TESTDATA();
+  const RunResult r = run("tokenize --json --no-bos -m " + vocab("gpt-2") + " -", "Hello world");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"ids\":[15496,995]"), std::string::npos) << r.output;
 }
 
 TEST(TokenizeCommandTest, ErrorsExitNonZeroWithAMessage) {

@@ -55,6 +55,18 @@ TEST(TokenizerTest, UserDefinedTokensAreAlwaysMatched) {
   EXPECT_EQ(tok.encode("x<tool>y<tool>", kPlain), (Ids{'x', 257, 'y', 257}));
 }
 
+TEST(TokenizerTest, ManyAddedTokensIncludingOneByteOnes) {
+  std::vector<std::string> added;
+  for (int i = 0; i < 1000; ++i) added.push_back("<x" + std::to_string(i) + ">");
+  added.push_back("~");
+  VocabSpec spec = bpe_spec(added, {});
+  spec.token_types.assign(spec.tokens.size(), 1);
+  for (size_t id = 256; id < spec.tokens.size(); ++id) spec.token_types[id] = 4;
+  const Tokenizer tok(std::move(spec));
+  EXPECT_EQ(tok.encode("a<x5>b<x999>~", kPlain), (Ids{'a', 256 + 5, 'b', 256 + 999, 256 + 1000}));
+  EXPECT_EQ(tok.encode("<x1000>", kPlain), bytes_of("<x1000>"));
+}
+
 TEST(TokenizerTest, LongestSpecialTokenWins) {
   const Tokenizer tok = special_bpe();
   EXPECT_EQ(tok.encode("<a><b><a>", kParse), (Ids{259, 258}));
