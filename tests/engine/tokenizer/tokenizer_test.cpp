@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -191,6 +192,27 @@ TEST_P(RoundTripTest, DecodeInvertsEncode) {
   for (const std::string& text : texts) {
     EXPECT_EQ(tok.decode(tok.encode(text)), text);
     EXPECT_EQ(tok.decode(tok.encode(text, kPlain)), text);
+  }
+}
+
+// One tokenizer serves many request threads at once.
+TEST(TokenizerConcurrencyTest, ThreadsShareOneTokenizer) {
+  TETHER_SKIP_WITHOUT_SHARED_TESTDATA();
+  for (const char* family : {"gpt-2", "llama-spm"}) {
+    const auto file = gguf::GgufFile::open(::tether::testing::shared_testdata_dir() / "vocab" /
+                                           (std::string("ggml-vocab-") + family + ".gguf"));
+    const Tokenizer tok = Tokenizer::from_gguf(file);
+    const std::string text = generate_synthetic_text(20000, 9);
+    const Ids expected = tok.encode(text);
+    std::vector<Ids> results(4);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < results.size(); ++t) {
+      threads.emplace_back([&, t] {
+        for (int round = 0; round < 3; ++round) results[t] = tok.encode(text);
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const Ids& ids : results) EXPECT_EQ(ids, expected) << family;
   }
 }
 
