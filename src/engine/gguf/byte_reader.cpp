@@ -16,7 +16,7 @@ void ByteReader::fail(ErrorCode code, uint64_t offset, std::string_view field,
 void ByteReader::require(uint64_t n, std::string_view field) const {
   if (n > remaining()) {
     fail(ErrorCode::kCorruptData, position_, field,
-         fmt::format("needs {} bytes but the file ends at byte {} (size {})", n, size(), size()));
+         fmt::format("needs {} bytes but only {} remain (file size {})", n, remaining(), size()));
   }
 }
 

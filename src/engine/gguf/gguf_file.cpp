@@ -253,10 +253,14 @@ void GgufFile::parse() {
   // The data section starts at the aligned end of the tensor infos.
   const uint64_t infos_end = reader.position();
   data_offset_ = (infos_end + alignment_ - 1) / alignment_ * alignment_;
-  if (!tensors_.empty() && data_offset_ > bytes_.size()) {
-    reader.fail(ErrorCode::kCorruptData, infos_end, "data section",
-                fmt::format("starts at byte {}, past end of file (size {})", data_offset_,
-                            bytes_.size()));
+  if (data_offset_ > bytes_.size()) {
+    if (!tensors_.empty()) {
+      reader.fail(ErrorCode::kCorruptData, infos_end, "data section",
+                  fmt::format("starts at byte {}, past end of file (size {})", data_offset_,
+                              bytes_.size()));
+    }
+    // Writers leave out the padding when there is no data (vocab-only files).
+    data_offset_ = bytes_.size();
   }
 
   const uint64_t data_bytes = bytes_.size() - std::min<uint64_t>(data_offset_, bytes_.size());

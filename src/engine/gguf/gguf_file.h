@@ -51,6 +51,8 @@ class GgufFile {
   const std::string& source_name() const { return source_name_; }
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
+  // Start of the data section: the aligned end of the tensor infos (the file
+  // size for a file without tensors that ends before that point).
   uint64_t data_offset() const { return data_offset_; }
   uint64_t file_size() const { return bytes_.size(); }
 
