@@ -17,8 +17,10 @@ struct RunResult {
   std::string output;  // stdout and stderr
 };
 
-RunResult run(const std::string& args) {
-  const std::string command = testing::tether_binary().string() + " " + args + " 2>&1";
+// Runs `tether ARGS` through the shell; `stdin_text` (if any) is piped in.
+RunResult run(const std::string& args, const std::string& stdin_text = "") {
+  std::string command = testing::tether_binary().string() + " " + args + " 2>&1";
+  if (!stdin_text.empty()) command = "printf '%s' '" + stdin_text + "' | " + command;
   RunResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -62,6 +64,13 @@ TEST(TokenizeCommandTest, SpecialFlagParsesControlTokens) {
   EXPECT_NE(special.output.find("\"ids\":[64,50256]"), std::string::npos) << special.output;
 }
 
+TEST(TokenizeCommandTest, DashReadsTheTextFromStandardInput) {
+  TETHER_SKIP_WITHOUT_SHARED_TESTDATA();
+  const RunResult r = run("tokenize --json --no-bos -m " + vocab("gpt-2") + " -", "Hello world");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"ids\":[15496,995]"), std::string::npos) << r.output;
+}
+
 TEST(TokenizeCommandTest, ErrorsExitNonZeroWithAMessage) {
   const RunResult missing = run("tokenize --model /nonexistent/file.gguf hi");
   EXPECT_EQ(missing.exit_code, 1);
@@ -74,7 +83,7 @@ TEST(BenchCommandTest, TokenizeWorkloadPrintsJson) {
   const RunResult r = run("bench --workload tokenize --text-mb 0.05 --repeats 1 -m " + vocab("gpt-2"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* key : {"\"bytes\":", "\"tokens\":", "\"seconds\":", "\"tokens_per_s\":",
-                          "\"mb_per_s\":"}) {
+                          "\"mb_per_s\":", "\"cpu_seconds\":"}) {
     EXPECT_NE(r.output.find(key), std::string::npos) << key << " in " << r.output;
   }
   EXPECT_NE(run("bench --workload nope -m " + vocab("gpt-2")).exit_code, 0);

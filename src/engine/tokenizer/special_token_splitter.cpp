@@ -1,5 +1,8 @@
 #include "engine/tokenizer/special_token_splitter.h"
 
+#include <bitset>
+#include <memory>
+
 namespace tether::tokenizer {
 namespace {
 
@@ -14,10 +17,24 @@ std::vector<TextFragment> SpecialTokenSplitter::split(std::string_view text,
   if (text.empty()) return fragments;
   fragments.push_back({false, kNoToken, text});
 
+  // Vocabularies can hold thousands of added tokens; a token whose first two
+  // bytes never occur next to each other in the text cannot match, so one
+  // pass over the text spares most of the searches.
+  auto pairs_present = std::make_unique<std::bitset<65536>>();
+  for (size_t i = 0; i + 1 < text.size(); ++i) {
+    pairs_present->set(static_cast<size_t>(static_cast<uint8_t>(text[i])) << 8 |
+                       static_cast<uint8_t>(text[i + 1]));
+  }
+
   std::vector<TextFragment> next;
   for (const TokenId id : vocab_->splittable_tokens()) {
     if (!parse_special && vocab_->is_special(id)) continue;
     const std::string& needle = vocab_->text(id);
+    if (needle.size() >= 2 &&
+        !pairs_present->test(static_cast<size_t>(static_cast<uint8_t>(needle[0])) << 8 |
+                             static_cast<uint8_t>(needle[1]))) {
+      continue;
+    }
     const bool lstrip = vocab_->lstrip(id);
     const bool rstrip = vocab_->rstrip(id);
 

@@ -121,9 +121,13 @@ void SpmTokenizer::encode(std::string_view raw_text, std::vector<TokenId>& out) 
 
   std::vector<Symbol> symbols;
   symbols.reserve(text.size());
+  // One symbol per character; a byte that starts no valid character is a
+  // symbol of its own. (llama.cpp chunks by lead byte alone, which on invalid
+  // input can swallow the start of a following ▁ and lose the space; on valid
+  // UTF-8 both chunkings are the same.)
   for (size_t offset = 0; offset < text.size();) {
-    const size_t length = std::min(
-        unicode::sequence_length_from_lead(static_cast<uint8_t>(text[offset])), text.size() - offset);
+    uint32_t codepoint = 0;
+    const size_t length = std::max<size_t>(unicode::decode_one(text, offset, &codepoint), 1);
     symbols.push_back({static_cast<uint32_t>(offset), static_cast<uint32_t>(length), -1, -1});
     offset += length;
   }

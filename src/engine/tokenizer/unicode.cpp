@@ -144,11 +144,6 @@ void append_utf8(std::string& out, uint32_t codepoint) {
   }
 }
 
-size_t sequence_length_from_lead(uint8_t lead) {
-  static constexpr uint8_t kLengths[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
-  return kLengths[lead >> 4];
-}
-
 size_t incomplete_suffix_length(std::string_view bytes) {
   // An unfinished sequence is at most 3 bytes long; look for its lead byte.
   const size_t max_back = bytes.size() < 3 ? bytes.size() : 3;

@@ -27,11 +27,6 @@ std::string sanitize_utf8(std::string_view text);
 
 void append_utf8(std::string& out, uint32_t codepoint);
 
-// Length of the sequence a lead byte announces, by its high nibble, the way
-// SentencePiece and llama.cpp chunk text into symbols: continuation and
-// invalid bytes count as 1.
-size_t sequence_length_from_lead(uint8_t lead);
-
 // How many bytes at the end of `bytes` form a valid but unfinished sequence
 // (0..3): a streaming decoder holds these back until more bytes come.
 size_t incomplete_suffix_length(std::string_view bytes);

@@ -92,12 +92,7 @@ void Vocab::load_tokens(VocabSpec& spec) {
   }
   strip_flags_.assign(n, 0);
 
-  ids_by_text_.reserve(n);
-  for (size_t id = 0; id < n; ++id) {
-    // An empty text would match everywhere; such a token is reachable by id only.
-    if (texts_[id].empty()) continue;
-    ids_by_text_.insert_or_assign(texts_[id], static_cast<TokenId>(id));
-  }
+  index_ = TokenTextIndex(&texts_);
 }
 
 void Vocab::load_merges(const VocabSpec& spec) {
@@ -231,10 +226,7 @@ void Vocab::build_splittable_tokens(const std::string& model_name) {
   }
 }
 
-TokenId Vocab::find(std::string_view text) const {
-  const auto it = ids_by_text_.find(text);
-  return it == ids_by_text_.end() ? kNoToken : it->second;
-}
+TokenId Vocab::find(std::string_view text) const { return index_.find(text); }
 
 bool Vocab::is_special(TokenId id) const {
   const TokenType t = type(id);

@@ -1,22 +1,15 @@
 #pragma once
 
-#include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "engine/tokenizer/token_id.h"
+#include "engine/tokenizer/token_text_index.h"
 #include "engine/tokenizer/vocab_spec.h"
 
 namespace tether::tokenizer {
-
-// Hash for heterogeneous (string_view) lookups in string-keyed maps.
-struct TextHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
-};
 
 enum class VocabKind {
   kSentencePiece,  // tokenizer.ggml.model = "llama": score-driven merges over ▁-escaped text
@@ -25,12 +18,15 @@ enum class VocabKind {
 
 // A validated vocabulary: token texts, scores and types, BPE merges, special
 // ids and flags, with the family defaults llama.cpp applies when keys are
-// absent. Immutable once built; every id it hands out is in range.
+// absent. Immutable once built (and not copied or moved: hold it by pointer);
+// every id it hands out is in range.
 class Vocab {
  public:
   // Throws Error (kCorruptData for inconsistent data, kUnsupported for an
   // unknown model or pre-tokenizer type) with a one-line message.
   explicit Vocab(VocabSpec spec);
+  Vocab(const Vocab&) = delete;
+  Vocab& operator=(const Vocab&) = delete;
 
   VocabKind kind() const { return kind_; }
   const std::string& model() const { return model_; }
@@ -87,7 +83,7 @@ class Vocab {
   std::vector<float> scores_;
   std::vector<TokenType> types_;
   std::vector<uint8_t> strip_flags_;
-  std::unordered_map<std::string, TokenId, TextHash, std::equal_to<>> ids_by_text_;
+  TokenTextIndex index_;  // points at texts_, so a Vocab stays where it is built
   std::vector<std::pair<std::string, std::string>> merges_;
   std::vector<TokenId> splittable_tokens_;
   std::vector<TokenId> eog_ids_;

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include "engine/gguf/gguf_writer.h"
 #include "engine/tokenizer/synthetic_text.h"
 #include "engine/tokenizer/test_vocabs.h"
+#include "engine/tokenizer/unicode.h"
 #include "test_paths.h"
 
 namespace tether::tokenizer {
@@ -52,6 +54,18 @@ TEST(TokenizerTest, ControlTokensAreMatchedOnlyWhenParsingSpecials) {
 TEST(TokenizerTest, UserDefinedTokensAreAlwaysMatched) {
   const Tokenizer tok = special_bpe();
   EXPECT_EQ(tok.encode("x<tool>y<tool>", kPlain), (Ids{'x', 257, 'y', 257}));
+}
+
+TEST(TokenizerTest, ManyAddedTokensIncludingOneByteOnes) {
+  std::vector<std::string> added;
+  for (int i = 0; i < 1000; ++i) added.push_back("<x" + std::to_string(i) + ">");
+  added.push_back("~");
+  VocabSpec spec = bpe_spec(added, {});
+  spec.token_types.assign(spec.tokens.size(), 1);
+  for (size_t id = 256; id < spec.tokens.size(); ++id) spec.token_types[id] = 4;
+  const Tokenizer tok(std::move(spec));
+  EXPECT_EQ(tok.encode("a<x5>b<x999>~", kPlain), (Ids{'a', 256 + 5, 'b', 256 + 999, 256 + 1000}));
+  EXPECT_EQ(tok.encode("<x1000>", kPlain), bytes_of("<x1000>"));
 }
 
 TEST(TokenizerTest, LongestSpecialTokenWins) {
@@ -181,6 +195,27 @@ TEST_P(RoundTripTest, DecodeInvertsEncode) {
   }
 }
 
+// One tokenizer serves many request threads at once.
+TEST(TokenizerConcurrencyTest, ThreadsShareOneTokenizer) {
+  TETHER_SKIP_WITHOUT_SHARED_TESTDATA();
+  for (const char* family : {"gpt-2", "llama-spm"}) {
+    const auto file = gguf::GgufFile::open(::tether::testing::shared_testdata_dir() / "vocab" /
+                                           (std::string("ggml-vocab-") + family + ".gguf"));
+    const Tokenizer tok = Tokenizer::from_gguf(file);
+    const std::string text = generate_synthetic_text(20000, 9);
+    const Ids expected = tok.encode(text);
+    std::vector<Ids> results(4);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < results.size(); ++t) {
+      threads.emplace_back([&, t] {
+        for (int round = 0; round < 3; ++round) results[t] = tok.encode(text);
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const Ids& ids : results) EXPECT_EQ(ids, expected) << family;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllFamilies, RoundTripTest,
                          ::testing::Values("llama-spm", "phi-3", "gpt-2", "deepseek-llm",
                                            "deepseek-coder", "falcon", "starcoder", "refact",
@@ -190,6 +225,33 @@ INSTANTIATE_TEST_SUITE_P(AllFamilies, RoundTripTest,
                            for (char& c : name) c = c == '-' ? '_' : c;
                            return name;
                          });
+
+}  // namespace
+}  // namespace tether::tokenizer
+
+namespace tether::tokenizer {
+namespace {
+
+// Arbitrary bytes never crash either tokenizer; SentencePiece's byte fallback
+// keeps them exactly, byte-level BPE keeps their valid-UTF-8 form.
+TEST(TokenizerRobustnessTest, ArbitraryBytesRoundTrip) {
+  const Tokenizer spm = small_spm();
+  const Tokenizer bpe = special_bpe();
+  uint64_t state = 12345;
+  auto next_byte = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<char>(state >> 56);
+  };
+  for (int round = 0; round < 200; ++round) {
+    std::string text;
+    const int length = round % 50;
+    for (int i = 0; i < length; ++i) text.push_back(next_byte());
+    if (text.find("\xE2\x96\x81") != std::string::npos) continue;  // ▁ decodes as a space
+    EXPECT_EQ(spm.decode(spm.encode(text, kParse), {.render_special = true}), text);
+    EXPECT_EQ(bpe.decode(bpe.encode(text, kParse), {.render_special = true}),
+              unicode::sanitize_utf8(text));
+  }
+}
 
 }  // namespace
 }  // namespace tether::tokenizer

@@ -63,14 +63,6 @@ TEST(UnicodeTest, IncompleteSuffixHoldsOnlyUnfinishedValidSequences) {
   EXPECT_EQ(incomplete_suffix_length("\xFF"), 0u);
 }
 
-TEST(UnicodeTest, SequenceLengthFollowsTheLeadNibble) {
-  EXPECT_EQ(sequence_length_from_lead('a'), 1u);
-  EXPECT_EQ(sequence_length_from_lead(0x80), 1u);
-  EXPECT_EQ(sequence_length_from_lead(0xC3), 2u);
-  EXPECT_EQ(sequence_length_from_lead(0xE2), 3u);
-  EXPECT_EQ(sequence_length_from_lead(0xF0), 4u);
-}
-
 TEST(UnicodeTest, Gpt2ByteMapIsABijectionWithTheKnownLayout) {
   EXPECT_EQ(byte_to_codepoint('!'), 0x21u);
   EXPECT_EQ(byte_to_codepoint('~'), 0x7Eu);
