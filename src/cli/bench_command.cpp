@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "engine/gguf/gguf_file.h"
+#include "engine/model/demo_model.h"
 #include "engine/tokenizer/synthetic_text.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -56,7 +57,7 @@ void run_tokenize_workload(const BenchOptions& options) {
                 options.repeats);
   }
   const auto load_start = Clock::now();
-  const gguf::GgufFile file = gguf::GgufFile::open(options.model_path);
+  const gguf::GgufFile file = gguf::GgufFile::open(model::resolve_model_path(options.model_path));
   const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf(file);
   const double load_seconds = seconds_since(load_start);
 
@@ -101,7 +102,7 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
   command->add_option("--workload", options->workload, "What to measure")
       ->check(CLI::IsMember({"tokenize"}))
       ->capture_default_str();
-  command->add_option("--model,-m", options->model_path, "GGUF file")->required();
+  command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\"")->required();
   command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
       ->capture_default_str();
   command->add_option("--repeats", options->repeats, "Timed runs; the median is reported")

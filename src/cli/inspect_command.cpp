@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "engine/gguf/gguf_file.h"
+#include "engine/model/demo_model.h"
 
 namespace tether::cli {
 namespace {
@@ -222,13 +223,13 @@ void add_inspect_command(CLI::App& app, CommandResult& result) {
   auto options = std::make_shared<InspectOptions>();
   CLI::App* command =
       app.add_subcommand("inspect", "Print a GGUF file's header, metadata and tensor table");
-  command->add_option("file", options->path, "GGUF file")->required();
+  command->add_option("file", options->path, "GGUF file, or \"demo\" for the built-in demo model")->required();
   command->add_flag("--json", options->json, "Print one JSON document");
   command->add_option("--max-items", options->max_items,
                       "Array elements shown before eliding (0 shows all)")
       ->capture_default_str();
   command->callback([options, &result] {
-    const auto file = GgufFile::open(options->path);
+    const auto file = GgufFile::open(model::resolve_model_path(options->path));
     const std::string out = options->json ? render_json(file, options->max_items)
                                           : render_text(file, options->max_items);
     std::fwrite(out.data(), 1, out.size(), stdout);

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "common/error.h"
 #include "engine/gguf/gguf_file.h"
+#include "engine/model/demo_model.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/tokenizer/unicode.h"
 
@@ -85,7 +86,7 @@ void run_tokenize(const TokenizeOptions& options) {
   if (text == "-") {
     text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  const gguf::GgufFile file = gguf::GgufFile::open(options.model_path);
+  const gguf::GgufFile file = gguf::GgufFile::open(model::resolve_model_path(options.model_path));
   const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf(file);
   const std::vector<tokenizer::TokenId> ids =
       tok.encode(text, {.add_special = !options.no_bos, .parse_special = options.parse_special});
@@ -116,7 +117,7 @@ void add_tokenize_command(CLI::App& app, CommandResult& result) {
   auto options = std::make_shared<TokenizeOptions>();
   CLI::App* command = app.add_subcommand(
       "tokenize", "Tokenize text with a GGUF file's tokenizer and print ids and pieces");
-  command->add_option("--model,-m", options->model_path, "GGUF file (a model or a vocab-only file)")
+  command->add_option("--model,-m", options->model_path, "GGUF file (a model or a vocab-only file), or \"demo\"")
       ->required();
   command->add_option("text", options->text, "The text to tokenize ('-' reads standard input)")
       ->required();
