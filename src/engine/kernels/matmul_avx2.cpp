@@ -186,21 +186,35 @@ inline __m256i dot_i8_lanes(__m256i w, __m256i x) {
 
 struct UnpackQ8_0 {
   using Block = BlockQ8_0;
+  static constexpr bool kOffsetBy8 = false;
   static __m256i quants(const uint8_t* p) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + offsetof(BlockQ8_0, qs)));
   }
 };
 
+// Q4_0 quants stay unsigned nibbles (0..15), which maddubs takes directly;
+// the kernel subtracts 8 * (pair sums of x) instead of shifting every nibble
+// by -8 and fixing signs.
 struct UnpackQ4_0 {
   using Block = BlockQ4_0;
+  static constexpr bool kOffsetBy8 = true;
   static __m256i quants(const uint8_t* p) {
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(BlockQ4_0, qs)));
     const __m128i mask = _mm_set1_epi8(0x0f);
     const __m128i lo = _mm_and_si128(packed, mask);
     const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), mask);
-    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+    return _mm256_set_m128i(hi, lo);
   }
 };
+
+// Lane sums of (q - 8) * x for unsigned nibbles q, given offset8 =
+// offset_lanes(x).
+inline __m256i offset_lanes(__m256i x) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), x), _mm256_set1_epi16(1));
+}
+inline __m256i dot_u4_lanes(__m256i q, __m256i x, __m256i offset8) {
+  return _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, x), _mm256_set1_epi16(1)), offset8);
+}
 
 template <class Unpack>
 struct Q8Kernel {
@@ -243,9 +257,17 @@ struct Q8Kernel {
       for (int j = 0; j < T; ++j) {
         const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs));
         const __m256 xd = _mm256_set1_ps(half_to_float(x[j][b].d));
+        __m256i offset8 = _mm256_setzero_si256();
+        if constexpr (Unpack::kOffsetBy8) offset8 = offset_lanes(xq);
         TETHER_UNROLL
         for (int i = 0; i < R; ++i) {
-          const __m256 dot = _mm256_cvtepi32_ps(dot_i8_lanes(wq[i], xq));
+          __m256i lanes;
+          if constexpr (Unpack::kOffsetBy8) {
+            lanes = dot_u4_lanes(wq[i], xq, offset8);
+          } else {
+            lanes = dot_i8_lanes(wq[i], xq);
+          }
+          const __m256 dot = _mm256_cvtepi32_ps(lanes);
           acc[i][j] = _mm256_fmadd_ps(dot, _mm256_mul_ps(wd[i], xd), acc[i][j]);
         }
       }
@@ -579,8 +601,9 @@ int32_t dot_q8_0_block_avx2(const BlockQ8_0& w, const BlockQ8_0& x) {
 }
 
 int32_t dot_q4_0_block_avx2(const BlockQ4_0& w, const BlockQ8_0& x) {
-  return hsum_i32(dot_i8_lanes(UnpackQ4_0::quants(reinterpret_cast<const uint8_t*>(&w)),
-                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs))));
+  const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+  return hsum_i32(dot_u4_lanes(UnpackQ4_0::quants(reinterpret_cast<const uint8_t*>(&w)), xq,
+                               offset_lanes(xq)));
 }
 
 void dot_q4_k_block_avx2(const BlockQ4_K& w, const BlockQ8K& x, int32_t* sum_qx, int32_t* sum_mins) {
