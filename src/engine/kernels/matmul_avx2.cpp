@@ -657,19 +657,19 @@ double sum_floats_avx2(const float* data, size_t n) {
 RowKernel avx2_row_kernel(TensorType type) {
   switch (type) {
     case TensorType::kF32:
-      return run_kernel<FloatKernel<LoadF32>, 4, 4, 2>;
+      return run_kernel<FloatKernel<LoadF32>, 4, 3, 4>;
     case TensorType::kF16:
-      return run_kernel<FloatKernel<LoadF16>, 4, 4, 2>;
+      return run_kernel<FloatKernel<LoadF16>, 4, 3, 4>;
     case TensorType::kBF16:
-      return run_kernel<FloatKernel<LoadBF16>, 4, 4, 2>;
+      return run_kernel<FloatKernel<LoadBF16>, 4, 3, 4>;
     case TensorType::kQ8_0:
-      return run_kernel<Q8Kernel<UnpackQ8_0>, 4, 2, 4>;
+      return run_kernel<Q8Kernel<UnpackQ8_0>, 4, 3, 4>;
     case TensorType::kQ4_0:
-      return run_kernel<Q8Kernel<UnpackQ4_0>, 4, 2, 4>;
+      return run_kernel<Q8Kernel<UnpackQ4_0>, 4, 3, 4>;
     case TensorType::kQ4_K:
-      return run_kernel<Q4KKernel, 4, 2, 4>;
+      return run_kernel<Q4KKernel, 4, 3, 4>;
     case TensorType::kQ6_K:
-      return run_kernel<Q6KKernel, 4, 2, 4>;
+      return run_kernel<Q6KKernel, 4, 3, 4>;
     default:
       return nullptr;
   }
