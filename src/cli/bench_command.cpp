@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/bench_matmul.h"
 #include "cli/commands.h"
 #include "common/error.h"
 #include "engine/gguf/gguf_file.h"
@@ -23,6 +24,7 @@ struct BenchOptions {
   double text_mb = 1.0;
   int repeats = 5;
   uint64_t seed = 42;
+  MatmulBenchOptions matmul;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -100,16 +102,33 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
   auto options = std::make_shared<BenchOptions>();
   CLI::App* command = app.add_subcommand("bench", "Measure a workload and print JSON results");
   command->add_option("--workload", options->workload, "What to measure")
-      ->check(CLI::IsMember({"tokenize"}))
+      ->check(CLI::IsMember({"tokenize", "matmul"}))
       ->capture_default_str();
-  command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\"")->required();
+  command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\"");
+  command->add_option("--threads,-t", options->matmul.threads, "Compute threads")
+      ->capture_default_str();
+  command->add_option("--type", options->matmul.type, "Weight type or \"all\" (matmul)")
+      ->capture_default_str();
+  command->add_option("--tokens", options->matmul.tokens, "Tokens per call (matmul)")
+      ->capture_default_str();
+  command->add_option("--path", options->matmul.path, "Kernels: best, avx2, scalar (matmul)")
+      ->capture_default_str();
   command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
       ->capture_default_str();
   command->add_option("--repeats", options->repeats, "Timed runs; the median is reported")
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the generated text")->capture_default_str();
   command->callback([options, &result] {
-    if (options->workload == "tokenize") run_tokenize_workload(*options);
+    if (options->workload == "matmul") {
+      options->matmul.repeats = options->repeats;
+      run_matmul_bench(options->matmul);
+    } else {
+      if (options->model_path.empty()) {
+        throw_error(ErrorCode::kInvalidArgument, "--model is required for --workload {}",
+                    options->workload);
+      }
+      run_tokenize_workload(*options);
+    }
     result.exit_code = 0;
   });
 }
