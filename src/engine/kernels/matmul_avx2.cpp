@@ -66,7 +66,16 @@ inline const uint8_t* row_ptr(const MatmulTask& t, int64_t r) {
   return t.w->data + static_cast<size_t>(r) * t.w->row_bytes;
 }
 
-constexpr int kPrefetchBytes = 512;
+// Decode streams weights from memory once, so the kernels prefetch ahead of
+// the rows they read: within the row for long rows, and the same position of
+// the next tile's rows when rows are short (a tile of short rows is one
+// contiguous run of memory, which the hardware prefetcher alone follows
+// poorly across R interleaved streams).
+inline size_t prefetch_offset(const MatmulTask& t, int rows_per_tile) {
+  constexpr size_t kAhead = 512;
+  const size_t next_tile = t.w->row_bytes * static_cast<size_t>(rows_per_tile);
+  return t.w->row_bytes < 4 * kAhead ? next_tile : kAhead;
+}
 
 // --- float weights -------------------------------------------------------
 
@@ -121,11 +130,14 @@ struct FloatKernel {
     __m256 acc[R][T];
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+    const size_t pf = prefetch_offset(t, R);
     int64_t c = 0;
     for (; c + 8 <= cols; c += 8) {
       __m256 wv[R];
       for (int i = 0; i < R; ++i) {
-        if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(w[i] + c * Load::kBytes + kPrefetchBytes), _MM_HINT_T0);
+        if (T == 1 && c % (64 / Load::kBytes) == 0) {
+          _mm_prefetch(reinterpret_cast<const char*>(w[i] + c * Load::kBytes + pf), _MM_HINT_T0);
+        }
         wv[i] = Load::load8(w[i] + c * Load::kBytes);
       }
       for (int j = 0; j < T; ++j) {
@@ -197,12 +209,13 @@ struct Q8Kernel {
     __m256 acc[R][T];
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+    const size_t pf = prefetch_offset(t, R);
     for (int64_t b = 0; b < n_blocks; ++b) {
       __m256i wq[R];
       __m256 wd[R];
       for (int i = 0; i < R; ++i) {
         const uint8_t* p = w[i] + b * sizeof(WBlock);
-        if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes), _MM_HINT_T0);
+        if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(p + pf), _MM_HINT_T0);
         uint16_t d;
         std::memcpy(&d, p, 2);
         wd[i] = _mm256_set1_ps(half_to_float(d));
@@ -234,6 +247,28 @@ inline int32_t q4_k_min_term(const uint8_t* mins8, const BlockQ8K& x) {
   return hsum_i32(_mm256_madd_epi16(bsums, m16));
 }
 
+// All 8 scales and mins of a Q4_K block at once, four bytes per word:
+// scales 0-3 / mins 0-3 are the low 6 bits of bytes 0-3 / 4-7; scales 4-7 /
+// mins 4-7 take their low 4 bits from the low / high nibbles of bytes 8-11
+// and their top 2 bits from bits 6-7 of bytes 0-3 / 4-7.
+inline void unpack_q4_k_scales_mins(const uint8_t* packed, uint8_t* scales, uint8_t* mins) {
+  uint32_t a, b, c;
+  std::memcpy(&a, packed, 4);
+  std::memcpy(&b, packed + 4, 4);
+  std::memcpy(&c, packed + 8, 4);
+  constexpr uint32_t kLow6 = 0x3f3f3f3f;
+  constexpr uint32_t kLow4 = 0x0f0f0f0f;
+  constexpr uint32_t kTop2 = 0x03030303;
+  const uint32_t scales_lo = a & kLow6;
+  const uint32_t scales_hi = (c & kLow4) | (((a >> 6) & kTop2) << 4);
+  const uint32_t mins_lo = b & kLow6;
+  const uint32_t mins_hi = ((c >> 4) & kLow4) | (((b >> 6) & kTop2) << 4);
+  std::memcpy(scales, &scales_lo, 4);
+  std::memcpy(scales + 4, &scales_hi, 4);
+  std::memcpy(mins, &mins_lo, 4);
+  std::memcpy(mins + 4, &mins_hi, 4);
+}
+
 struct Q4KKernel {
   static int64_t token_chunk(const MatmulTask& t) {
     return std::max<int64_t>(1, (256 * 1024) / static_cast<int64_t>(t.xq_stride + 1));
@@ -249,24 +284,26 @@ struct Q4KKernel {
       x[j] = reinterpret_cast<const BlockQ8K*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
     }
     __m256 acc[R][T];
-    float min_acc[R][T];
+    __m256 min_acc[R][T];
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < T; ++j) {
         acc[i][j] = _mm256_setzero_ps();
-        min_acc[i][j] = 0.0f;
+        min_acc[i][j] = _mm256_setzero_ps();
       }
     const __m256i mask = _mm256_set1_epi8(0x0f);
+    const size_t pf = prefetch_offset(t, R);
     for (int64_t b = 0; b < n_blocks; ++b) {
       __m256i isum[R][T];
       float d[R];
       float dmin[R];
-      alignas(16) uint8_t mins[R][8];
+      alignas(16) int16_t scales[R][8];
+      __m256i mins16[R];  // each min twice: it covers two 16-value group sums
       for (int i = 0; i < R; ++i) {
         const uint8_t* p = w[i] + b * sizeof(BlockQ4_K);
         if (T == 1) {
-          _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 64), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 128), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + pf), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + pf + 64), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + pf + 128), _MM_HINT_T0);
         }
         uint16_t hd, hmin;
         std::memcpy(&hd, p, 2);
@@ -274,15 +311,13 @@ struct Q4KKernel {
         d[i] = half_to_float(hd);
         dmin[i] = half_to_float(hmin);
         for (int j = 0; j < T; ++j) isum[i][j] = _mm256_setzero_si256();
-      }
-      int16_t scales[R][8];
-      for (int i = 0; i < R; ++i) {
-        const uint8_t* packed = w[i] + b * sizeof(BlockQ4_K) + offsetof(BlockQ4_K, scales);
-        for (int s = 0; s < 8; ++s) {
-          const Q4KScaleMin sm = unpack_q4_k_scale_min(s, packed);
-          scales[i][s] = sm.scale;
-          mins[i][s] = sm.min;
-        }
+        uint8_t scale8[8];
+        uint8_t min8[8];
+        unpack_q4_k_scales_mins(p + offsetof(BlockQ4_K, scales), scale8, min8);
+        _mm_store_si128(reinterpret_cast<__m128i*>(scales[i]),
+                        _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scale8))));
+        const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(min8));
+        mins16[i] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
       }
       for (int c = 0; c < 4; ++c) {
         __m256i lo[R], hi[R];
@@ -305,16 +340,19 @@ struct Q4KKernel {
         }
       }
       for (int j = 0; j < T; ++j) {
+        const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].bsums));
         for (int i = 0; i < R; ++i) {
           acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i][j]), _mm256_set1_ps(d[i] * x[j][b].d),
                                       acc[i][j]);
-          const float m = dmin[i] * x[j][b].d;
-          min_acc[i][j] += m * static_cast<float>(q4_k_min_term(mins[i], x[j][b]));
+          min_acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, mins16[i])),
+                                          _mm256_set1_ps(dmin[i] * x[j][b].d), min_acc[i][j]);
         }
       }
     }
     for (int i = 0; i < R; ++i)
-      for (int j = 0; j < T; ++j) t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]) - min_acc[i][j];
+      for (int j = 0; j < T; ++j) {
+        t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]) - hsum(min_acc[i][j]);
+      }
   }
 };
 
@@ -345,6 +383,20 @@ struct Q6KKernel {
     return _mm256_or_si256(nibble, _mm256_and_si256(top, m2));
   }
 
+  // From the 16 scales as int16 (sub-blocks 0-7 in the low lane, 8-15 in
+  // the high lane): scale 8h + 2v in every low-lane slot and 8h + 2v + 1 in
+  // every high-lane slot, to multiply vector v of half h.
+  static __m256i pair_scales(__m256i sc16, int h, int v) {
+    const __m256i half = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
+                                : _mm256_permute2x128_si256(sc16, sc16, 0x11);
+    const char lo0 = static_cast<char>(4 * v), lo1 = static_cast<char>(4 * v + 1);
+    const char hi0 = static_cast<char>(4 * v + 2), hi1 = static_cast<char>(4 * v + 3);
+    const __m256i control = _mm256_setr_epi8(
+        lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1,
+        hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1);
+    return _mm256_shuffle_epi8(half, control);
+  }
+
   template <int R, int T>
   static void tile(const MatmulTask& t, int64_t r, int64_t k) {
     const int64_t n_blocks = t.w->cols / kQkK;
@@ -357,6 +409,7 @@ struct Q6KKernel {
     __m256 acc[R][T];
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+    const size_t pf = prefetch_offset(t, R);
     for (int64_t b = 0; b < n_blocks; ++b) {
       __m256i isum[R][T];
       __m256i sc16[R];  // the 16 sub-block scales as int16
@@ -365,7 +418,7 @@ struct Q6KKernel {
         const uint8_t* p = w[i] + b * sizeof(BlockQ6_K);
         if (T == 1) {
           for (int line = 0; line < 4; ++line) {
-            _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 64 * line), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(p + pf + 64 * line), _MM_HINT_T0);
           }
         }
         uint16_t hd;
@@ -388,10 +441,7 @@ struct Q6KKernel {
           __m256i scale[R];
           for (int i = 0; i < R; ++i) {
             q[i] = unpack(w[i] + b * sizeof(BlockQ6_K), h, v);
-            const int s = 8 * h + 2 * v;
-            const int16_t s0 = static_cast<int8_t>(w[i][b * sizeof(BlockQ6_K) + offsetof(BlockQ6_K, scales) + s]);
-            const int16_t s1 = static_cast<int8_t>(w[i][b * sizeof(BlockQ6_K) + offsetof(BlockQ6_K, scales) + s + 1]);
-            scale[i] = _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
+            scale[i] = pair_scales(sc16[i], h, v);
           }
           for (int j = 0; j < T; ++j) {
             const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs + 128 * h + 32 * v));
@@ -485,19 +535,17 @@ int32_t dot_q4_0_block_avx2(const BlockQ4_0& w, const BlockQ8_0& x) {
 void dot_q4_k_block_avx2(const BlockQ4_K& w, const BlockQ8K& x, int32_t* sum_qx, int32_t* sum_mins) {
   const __m256i mask = _mm256_set1_epi8(0x0f);
   __m256i isum = _mm256_setzero_si256();
+  uint8_t scales[8];
   uint8_t mins[8];
+  unpack_q4_k_scales_mins(w.scales, scales, mins);
   for (int c = 0; c < 4; ++c) {
-    const Q4KScaleMin s0 = unpack_q4_k_scale_min(2 * c, w.scales);
-    const Q4KScaleMin s1 = unpack_q4_k_scale_min(2 * c + 1, w.scales);
-    mins[2 * c] = s0.min;
-    mins[2 * c + 1] = s1.min;
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * c));
     const __m256i lo = _mm256_and_si256(q, mask);
     const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
     const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 64 * c));
     const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 64 * c + 32));
-    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x_lo), _mm256_set1_epi16(s0.scale)));
-    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), _mm256_set1_epi16(s1.scale)));
+    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x_lo), _mm256_set1_epi16(scales[2 * c])));
+    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), _mm256_set1_epi16(scales[2 * c + 1])));
   }
   *sum_qx = hsum_i32(isum);
   *sum_mins = q4_k_min_term(mins, x);
@@ -510,8 +558,7 @@ int32_t dot_q6_k_block_avx2(const BlockQ6_K& w, const BlockQ8K& x) {
   __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
   for (int h = 0; h < 2; ++h) {
     for (int v = 0; v < 4; ++v) {
-      const int s = 8 * h + 2 * v;
-      const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(w.scales[s + 1]), _mm_set1_epi16(w.scales[s]));
+      const __m256i scale = Q6KKernel::pair_scales(sc16, h, v);
       const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 128 * h + 32 * v));
       isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(Q6KKernel::unpack(block, h, v), xq), scale));
     }
