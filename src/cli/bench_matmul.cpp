@@ -164,6 +164,9 @@ void run_matmul_bench(const MatmulBenchOptions& options) {
       if (shape.cols % traits_of(type).block_elems != 0) {
         used = type == TensorType::kQ4_K ? TensorType::kQ4_0 : TensorType::kQ8_0;
       }
+      // The cores and memory are often shared: a probe right before each
+      // shape makes its bandwidth fraction compare like with like.
+      const double local_bandwidth = kernels::measure_read_bandwidth_gbps(pool, size_t{256} << 20, 3);
       const ShapeResult r = time_shape(shape, used, options.tokens, options.repeats, path, pool);
       const int uses = shape.per_layer == 0 ? 1 : shape.per_layer * kLayers;
       pass_seconds += uses * r.seconds;
@@ -171,9 +174,11 @@ void run_matmul_bench(const MatmulBenchOptions& options) {
       pass_flops += uses * 2.0 * static_cast<double>(shape.rows * shape.cols) * options.tokens;
       out += fmt::format(
           "{}{{\"shape\":\"{}\",\"weight_type\":\"{}\",\"us_per_call\":{:.1f},\"gbps\":{:.2f},\"bandwidth_fraction\":{:.3f},"
-          "\"gflops\":{:.1f},\"gflops_per_cpu_s\":{:.1f}}}",
+          "\"gflops\":{:.1f},\"gflops_per_cpu_s\":{:.1f},\"bandwidth_gbps_before\":{:.2f},"
+          "\"bandwidth_fraction_before\":{:.3f}}}",
           si ? "," : "", shape.name, tensor_type_name(used), r.seconds * 1e6, r.gbps, r.gbps / bandwidth, r.gflops,
-          2.0 * static_cast<double>(shape.rows * shape.cols) * options.tokens / r.cpu_seconds / 1e9);
+          2.0 * static_cast<double>(shape.rows * shape.cols) * options.tokens / r.cpu_seconds / 1e9,
+          local_bandwidth, r.gbps / local_bandwidth);
     }
     const double pass_gbps = pass_bytes / pass_seconds / 1e9;
     out += fmt::format(

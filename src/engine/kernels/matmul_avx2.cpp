@@ -11,6 +11,10 @@
 #include "engine/kernels/fp16.h"
 #include "engine/kernels/matmul_internal.h"
 
+// The R x T tile loops must be fully unrolled so the accumulators live in
+// registers; GCC at -O2 keeps them in memory otherwise.
+#define TETHER_UNROLL _Pragma("GCC unroll 16")
+
 namespace tether::kernels::detail {
 namespace {
 
@@ -124,28 +128,37 @@ struct FloatKernel {
   static void tile(const MatmulTask& t, int64_t r, int64_t k) {
     const int64_t cols = t.w->cols;
     const uint8_t* w[R];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
     const float* x[T];
+    TETHER_UNROLL
     for (int j = 0; j < T; ++j) x[j] = t.x + (k + j) * t.x_stride;
     __m256 acc[R][T];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
     const size_t pf = prefetch_offset(t, R);
     int64_t c = 0;
     for (; c + 8 <= cols; c += 8) {
       __m256 wv[R];
+      TETHER_UNROLL
       for (int i = 0; i < R; ++i) {
         if (T == 1 && c % (64 / Load::kBytes) == 0) {
           _mm_prefetch(reinterpret_cast<const char*>(w[i] + c * Load::kBytes + pf), _MM_HINT_T0);
         }
         wv[i] = Load::load8(w[i] + c * Load::kBytes);
       }
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
         const __m256 xv = _mm256_loadu_ps(x[j] + c);
+        TETHER_UNROLL
         for (int i = 0; i < R; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
       }
     }
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i) {
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
         // The scalar kernel's lane l holds columns = l (mod 8); the tail
         // columns join their lanes before the lanes are combined.
@@ -201,18 +214,23 @@ struct Q8Kernel {
   static void tile(const MatmulTask& t, int64_t r, int64_t k) {
     const int64_t n_blocks = t.w->cols / kQk8_0;
     const uint8_t* w[R];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
     const BlockQ8_0* x[T];
+    TETHER_UNROLL
     for (int j = 0; j < T; ++j) {
       x[j] = reinterpret_cast<const BlockQ8_0*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
     }
     __m256 acc[R][T];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
     const size_t pf = prefetch_offset(t, R);
     for (int64_t b = 0; b < n_blocks; ++b) {
       __m256i wq[R];
       __m256 wd[R];
+      TETHER_UNROLL
       for (int i = 0; i < R; ++i) {
         const uint8_t* p = w[i] + b * sizeof(WBlock);
         if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(p + pf), _MM_HINT_T0);
@@ -221,16 +239,20 @@ struct Q8Kernel {
         wd[i] = _mm256_set1_ps(half_to_float(d));
         wq[i] = Unpack::quants(p);
       }
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
         const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs));
         const __m256 xd = _mm256_set1_ps(half_to_float(x[j][b].d));
+        TETHER_UNROLL
         for (int i = 0; i < R; ++i) {
           const __m256 dot = _mm256_cvtepi32_ps(dot_i8_lanes(wq[i], xq));
           acc[i][j] = _mm256_fmadd_ps(dot, _mm256_mul_ps(wd[i], xd), acc[i][j]);
         }
       }
     }
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]);
   }
 };
@@ -278,14 +300,18 @@ struct Q4KKernel {
   static void tile(const MatmulTask& t, int64_t r, int64_t k) {
     const int64_t n_blocks = t.w->cols / kQkK;
     const uint8_t* w[R];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
     const BlockQ8K* x[T];
+    TETHER_UNROLL
     for (int j = 0; j < T; ++j) {
       x[j] = reinterpret_cast<const BlockQ8K*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
     }
     __m256 acc[R][T];
     __m256 min_acc[R][T];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
         acc[i][j] = _mm256_setzero_ps();
         min_acc[i][j] = _mm256_setzero_ps();
@@ -298,6 +324,7 @@ struct Q4KKernel {
       float dmin[R];
       alignas(16) int16_t scales[R][8];
       __m256i mins16[R];  // each min twice: it covers two 16-value group sums
+      TETHER_UNROLL
       for (int i = 0; i < R; ++i) {
         const uint8_t* p = w[i] + b * sizeof(BlockQ4_K);
         if (T == 1) {
@@ -310,6 +337,7 @@ struct Q4KKernel {
         std::memcpy(&hmin, p + 2, 2);
         d[i] = half_to_float(hd);
         dmin[i] = half_to_float(hmin);
+        TETHER_UNROLL
         for (int j = 0; j < T; ++j) isum[i][j] = _mm256_setzero_si256();
         uint8_t scale8[8];
         uint8_t min8[8];
@@ -319,17 +347,21 @@ struct Q4KKernel {
         const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(min8));
         mins16[i] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
       }
+      TETHER_UNROLL
       for (int c = 0; c < 4; ++c) {
         __m256i lo[R], hi[R];
+        TETHER_UNROLL
         for (int i = 0; i < R; ++i) {
           const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
               w[i] + b * sizeof(BlockQ4_K) + offsetof(BlockQ4_K, qs) + 32 * c));
           lo[i] = _mm256_and_si256(q, mask);
           hi[i] = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
         }
+        TETHER_UNROLL
         for (int j = 0; j < T; ++j) {
           const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs + 64 * c));
           const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs + 64 * c + 32));
+          TETHER_UNROLL
           for (int i = 0; i < R; ++i) {
             const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[i], x_lo),
                                                    _mm256_set1_epi16(scales[i][2 * c]));
@@ -339,8 +371,10 @@ struct Q4KKernel {
           }
         }
       }
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
         const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].bsums));
+        TETHER_UNROLL
         for (int i = 0; i < R; ++i) {
           acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i][j]), _mm256_set1_ps(d[i] * x[j][b].d),
                                       acc[i][j]);
@@ -349,7 +383,9 @@ struct Q4KKernel {
         }
       }
     }
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
         t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]) - hsum(min_acc[i][j]);
       }
@@ -401,19 +437,24 @@ struct Q6KKernel {
   static void tile(const MatmulTask& t, int64_t r, int64_t k) {
     const int64_t n_blocks = t.w->cols / kQkK;
     const uint8_t* w[R];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
     const BlockQ8K* x[T];
+    TETHER_UNROLL
     for (int j = 0; j < T; ++j) {
       x[j] = reinterpret_cast<const BlockQ8K*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
     }
     __m256 acc[R][T];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
     const size_t pf = prefetch_offset(t, R);
     for (int64_t b = 0; b < n_blocks; ++b) {
       __m256i isum[R][T];
       __m256i sc16[R];  // the 16 sub-block scales as int16
       float d[R];
+      TETHER_UNROLL
       for (int i = 0; i < R; ++i) {
         const uint8_t* p = w[i] + b * sizeof(BlockQ6_K);
         if (T == 1) {
@@ -427,24 +468,30 @@ struct Q6KKernel {
         sc16[i] = _mm256_cvtepi8_epi16(
             _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(BlockQ6_K, scales))));
         // Start from -32 * sum(scale * group sum): the quants are stored +32.
+        TETHER_UNROLL
         for (int j = 0; j < T; ++j) {
           const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].bsums));
           isum[i][j] = _mm256_sub_epi32(_mm256_setzero_si256(),
                                         _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16[i]), 5));
         }
       }
+      TETHER_UNROLL
       for (int h = 0; h < 2; ++h) {
+        TETHER_UNROLL
         for (int v = 0; v < 4; ++v) {
           // Vector v of half h spans sub-blocks 8h + 2v (low 16 bytes) and
           // 8h + 2v + 1 (high 16 bytes).
           __m256i q[R];
           __m256i scale[R];
+          TETHER_UNROLL
           for (int i = 0; i < R; ++i) {
             q[i] = unpack(w[i] + b * sizeof(BlockQ6_K), h, v);
             scale[i] = pair_scales(sc16[i], h, v);
           }
+          TETHER_UNROLL
           for (int j = 0; j < T; ++j) {
             const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs + 128 * h + 32 * v));
+            TETHER_UNROLL
             for (int i = 0; i < R; ++i) {
               isum[i][j] = _mm256_add_epi32(
                   isum[i][j], _mm256_madd_epi16(_mm256_maddubs_epi16(q[i], xq), scale[i]));
@@ -452,14 +499,18 @@ struct Q6KKernel {
           }
         }
       }
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
+        TETHER_UNROLL
         for (int i = 0; i < R; ++i) {
           acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i][j]), _mm256_set1_ps(d[i] * x[j][b].d),
                                       acc[i][j]);
         }
       }
     }
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]);
   }
 };
@@ -538,6 +589,7 @@ void dot_q4_k_block_avx2(const BlockQ4_K& w, const BlockQ8K& x, int32_t* sum_qx,
   uint8_t scales[8];
   uint8_t mins[8];
   unpack_q4_k_scales_mins(w.scales, scales, mins);
+  TETHER_UNROLL
   for (int c = 0; c < 4; ++c) {
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * c));
     const __m256i lo = _mm256_and_si256(q, mask);
@@ -556,7 +608,9 @@ int32_t dot_q6_k_block_avx2(const BlockQ6_K& w, const BlockQ8K& x) {
   const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
   const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums));
   __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+  TETHER_UNROLL
   for (int h = 0; h < 2; ++h) {
+    TETHER_UNROLL
     for (int v = 0; v < 4; ++v) {
       const __m256i scale = Q6KKernel::pair_scales(sc16, h, v);
       const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 128 * h + 32 * v));
