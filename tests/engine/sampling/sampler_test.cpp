@@ -245,7 +245,9 @@ TEST(SamplerTest, LogprobsAreTheFullSoftmaxOfTheTemperatureScaledLogits) {
   for (size_t i = 0; i < token.top_logprobs.size(); ++i) {
     const TokenLogprob& t = token.top_logprobs[i];
     EXPECT_NEAR(t.logprob, std::log(p[static_cast<size_t>(t.id)]), 1e-5);
-    if (i > 0) EXPECT_GE(token.top_logprobs[i - 1].logprob, t.logprob);
+    if (i > 0) {
+      EXPECT_GE(token.top_logprobs[i - 1].logprob, t.logprob);
+    }
     total += std::exp(t.logprob);
   }
   EXPECT_NEAR(total, 1.0, 1e-5);
