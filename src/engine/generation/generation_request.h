@@ -40,7 +40,7 @@ struct GenerationUsage {
 struct GenerationResult {
   std::string text;                  // as streamed: stop string excluded
   std::vector<TokenId> tokens;       // every sampled token, stop/EOS included
-  std::vector<sampling::SampledToken> logprobs;  // per token, when n_logprobs > 0
+  std::vector<sampling::SampledToken> logprobs;  // per token, when logprobs or n_logprobs asked
   FinishReason finish_reason = FinishReason::kLength;
   std::string stop_string;           // the stop string that ended it, if any
   GenerationUsage usage;

@@ -33,7 +33,7 @@ struct Sequence {
         n_prompt(static_cast<int32_t>(tokens.size())),
         max_tokens(max_tokens),
         ignore_eos(request.sampling.ignore_eos),
-        keep_logprobs(request.sampling.n_logprobs > 0),
+        keep_logprobs(request.sampling.logprobs || request.sampling.n_logprobs > 0),
         sampler(request.sampling, n_vocab),
         detokenizer(tokenizer),
         stops(request.stop) {

@@ -92,10 +92,6 @@ SampledToken Sampler::sample(std::span<const float> logits) {
   if (max_logit == kNegInf) throw_error(ErrorCode::kInvalidArgument, "every token is banned; nothing to sample");
   if (std::isinf(max_logit)) throw_error(ErrorCode::kInvalidArgument, "a logit is +infinity; cannot sample");
 
-  double sum = 0.0;
-  for (const float logit : work_) sum += std::exp(static_cast<double>(logit - max_logit));
-  const float log_sum_exp = max_logit + static_cast<float>(std::log(sum));
-
   SampledToken result;
   if (greedy) {
     result.id = static_cast<TokenId>(best);
@@ -107,8 +103,13 @@ SampledToken Sampler::sample(std::span<const float> logits) {
     }
     result.id = draw(candidates_, max_logit);
   }
-  result.logprob = work_[static_cast<size_t>(result.id)] - log_sum_exp;
-  if (params_.n_logprobs > 0) result.top_logprobs = top_logprobs(log_sum_exp);
+  if (params_.logprobs || params_.n_logprobs > 0) {
+    double sum = 0.0;
+    for (const float logit : work_) sum += std::exp(static_cast<double>(logit - max_logit));
+    const float log_sum_exp = max_logit + static_cast<float>(std::log(sum));
+    result.logprob = work_[static_cast<size_t>(result.id)] - log_sum_exp;
+    if (params_.n_logprobs > 0) result.top_logprobs = top_logprobs(log_sum_exp);
+  }
   return result;
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -20,8 +21,9 @@ struct SampledToken {
   TokenId id = tokenizer::kNoToken;
   // Log-probabilities come from the softmax over the whole vocabulary of the
   // processed logits (penalties, bias and temperature applied, truncations
-  // not), as OpenAI reports them; greedy uses temperature 1.
-  float logprob = 0.0f;
+  // not), as OpenAI reports them; greedy uses temperature 1. NaN unless
+  // logprobs or n_logprobs was asked for.
+  float logprob = std::numeric_limits<float>::quiet_NaN();
   std::vector<TokenLogprob> top_logprobs;  // n_logprobs best, most likely first
 };
 

@@ -29,6 +29,9 @@ struct SamplingParams {
   // Added to a token's logit; -infinity bans it.
   std::vector<std::pair<TokenId, float>> logit_bias;
   uint64_t seed = 0;
+  // Report the chosen token's log-probability (costs a pass over the
+  // vocabulary); n_logprobs > 0 implies it.
+  bool logprobs = false;
   int32_t n_logprobs = 0;   // top alternatives reported per token (0..20)
   bool ignore_eos = false;  // keep generating past end-of-generation tokens
 };

@@ -262,6 +262,20 @@ TEST(SamplerTest, LogprobsAreTheFullSoftmaxOfTheTemperatureScaledLogits) {
   EXPECT_EQ(fewer.top_logprobs[1].id, 2);
 }
 
+TEST(SamplerTest, ChosenLogprobOnlyWhenAskedFor) {
+  const std::vector<float> logits{1.0f, 2.0f, 0.0f};
+  SamplingParams params;
+  params.temperature = 0.0f;
+  Sampler plain(params, 3);
+  EXPECT_TRUE(std::isnan(plain.sample(logits).logprob));
+  params.logprobs = true;
+  Sampler asked(params, 3);
+  const SampledToken token = asked.sample(logits);
+  EXPECT_EQ(token.id, 1);
+  EXPECT_NEAR(token.logprob, 2.0 - std::log(std::exp(1.0) + std::exp(2.0) + 1.0), 1e-6);
+  EXPECT_TRUE(token.top_logprobs.empty());
+}
+
 TEST(SamplerTest, RejectsBadParametersAndRows) {
   const auto make = [](auto mutate) {
     SamplingParams params;
