@@ -13,6 +13,10 @@ namespace {
 
 struct MakeModelArgs {
   std::string preset = "tiny";
+  std::string arch = "llama";
+  std::string rope_scaling = "none";
+  float rope_scale_factor = 1.0f;
+  uint32_t rope_original_context = 0;
   std::string type = "q8_0";
   uint64_t seed = 1;
   std::string vocab;
@@ -49,6 +53,19 @@ void run_make_model(const MakeModelArgs& args, CommandResult& result) {
                 model::writable_matrix_types());
   }
   options.type = *parsed_type;
+  if (args.arch == "llama") {
+    options.arch = model::Architecture::kLlama;
+  } else if (args.arch == "qwen2") {
+    options.arch = model::Architecture::kQwen2;
+  } else if (args.arch == "qwen3") {
+    options.arch = model::Architecture::kQwen3;
+  } else {
+    throw_error(ErrorCode::kInvalidArgument, "unknown architecture '{}' (use llama, qwen2 or qwen3)",
+                args.arch);
+  }
+  options.rope_scaling.type = args.rope_scaling;
+  options.rope_scaling.factor = args.rope_scale_factor;
+  options.rope_scaling.original_context = args.rope_original_context;
   options.seed = args.seed;
   options.vocab_path = args.vocab;
   options.name = args.name;
@@ -82,9 +99,9 @@ void run_make_model(const MakeModelArgs& args, CommandResult& result) {
   uint64_t file_bytes = std::filesystem::file_size(args.output, ec);
   const auto& written = maker.options();
   fmt::print(
-      "wrote {}: {} params, {} ({} bytes), {} (file type {}), vocab {} ({}), {} layers x {} hidden, "
+      "wrote {}: {} {} params, {} ({} bytes), {} (file type {}), vocab {} ({}), {} layers x {} hidden, "
       "{} heads / {} kv, ffn {}, context {}{}, seed {}, {:.2f} s\n",
-      args.output, human_count(maker.n_params()), human_bytes(file_bytes), file_bytes,
+      args.output, model::architecture_name(written.arch), human_count(maker.n_params()), human_bytes(file_bytes), file_bytes,
       tensor_type_name(written.type), maker.file_type(), maker.vocab_size(),
       maker.vocab_description(), written.shape.layers,
       written.shape.hidden, written.shape.heads, written.shape.kv_heads, written.shape.ffn,
@@ -99,9 +116,20 @@ void add_make_model_command(CLI::App& app, CommandResult& result) {
   auto args = std::make_shared<MakeModelArgs>();
   auto* cmd = app.add_subcommand(
       "make-model",
-      "Write a Llama-architecture GGUF with seeded random weights (test and demo models)");
+      "Write a llama / qwen2 / qwen3 GGUF with seeded random weights (test and demo models)");
   cmd->add_option("-o,--output", args->output, "Output .gguf path")->required();
   cmd->add_option("--preset", args->preset, "Shape preset: tiny or 0.5b")->capture_default_str();
+  cmd->add_option("--arch", args->arch,
+                  "Architecture: llama, qwen2 (Q/K/V biases) or qwen3 (per-head Q/K norms)")
+      ->capture_default_str();
+  cmd->add_option("--rope-scaling", args->rope_scaling,
+                  "RoPE scaling recorded in the file: none, linear, yarn or llama3 (rope_freqs "
+                  "tensor)")
+      ->capture_default_str();
+  cmd->add_option("--rope-scale-factor", args->rope_scale_factor, "RoPE scaling factor")
+      ->capture_default_str();
+  cmd->add_option("--rope-original-context", args->rope_original_context,
+                  "Original context length for RoPE scaling (default: --context)");
   cmd->add_option("--type", args->type,
                   "Type of the weight matrices: f32, f16, bf16, q8_0, q4_0, q4_K, q6_K")
       ->capture_default_str();

@@ -5,10 +5,12 @@
 #include <span>
 #include <vector>
 
+#include "engine/kernels/attention.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/thread_pool.h"
 #include "engine/model/model_config.h"
 #include "engine/model/model_weights.h"
+#include "engine/model/rope.h"
 #include "engine/tokenizer/token_id.h"
 #include "kv/kv_block_storage.h"
 
@@ -74,18 +76,27 @@ class LlamaModel {
 
  private:
   struct Scratch {
-    int64_t capacity = 0;  // token rows the buffers below hold
-    std::vector<float> x, xn, q, k, v, attn, gate, up, logits_in;
-    std::vector<int32_t> positions;
+    int64_t capacity = 0;  // token rows the activation buffers hold
+    std::vector<float> x, xn, q, k, v, attn, gate, up;
+    std::vector<float> rope_cos, rope_sin;  // [row][n_pairs]
+    std::vector<int32_t> positions;         // [row]
+    std::vector<int32_t> seq_of_row;        // [row]
+    std::vector<float> logits_in;           // normed rows that need logits
+    std::vector<int64_t> logit_rows;        // which packed rows need logits
+    std::vector<kernels::AttentionTask> tasks;
+    std::vector<int64_t> task_first_item;   // prefix sums of tokens x heads
   };
 
   LlamaModel() = default;
+  void validate(std::span<const SequenceInput> batch, const kv::KvBlockStorage& kv) const;
   void ensure_scratch(int64_t n_tokens);
+  void run_layer(int32_t layer_idx, std::span<const SequenceInput> batch, int64_t n_tokens,
+                 kv::KvBlockStorage& kv, kernels::ThreadPool& pool, kernels::KernelPath path);
 
   std::shared_ptr<const gguf::GgufFile> file_;
   ModelConfig config_;
   ModelWeights weights_;
-  std::vector<float> rope_inv_freq_;  // [n_dims / 2], freq factors applied
+  std::shared_ptr<const Rope> rope_;
   Scratch scratch_;
 };
 

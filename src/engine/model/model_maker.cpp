@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <thread>
 
@@ -111,6 +112,16 @@ std::string writable_matrix_types() {
 
 ModelMaker::ModelMaker(MakeModelOptions options) : options_(std::move(options)) {
   options_.shape.validate();
+  const RopeScalingOptions& scaling = options_.rope_scaling;
+  if (scaling.type != "none" && scaling.type != "linear" && scaling.type != "yarn" &&
+      scaling.type != "llama3") {
+    throw_error(ErrorCode::kInvalidArgument,
+                "unknown rope scaling type '{}' (use none, linear, yarn or llama3)", scaling.type);
+  }
+  if (scaling.type != "none" && (!std::isfinite(scaling.factor) || scaling.factor < 1.0f)) {
+    throw_error(ErrorCode::kInvalidArgument, "rope scaling factor {} must be at least 1",
+                scaling.factor);
+  }
   file_type_ = llama_file_type_of(options_.type);
   if (options_.threads == 0) options_.threads = std::max(1u, std::thread::hardware_concurrency());
 
@@ -130,20 +141,38 @@ void ModelMaker::add_metadata() {
   if (name.empty()) {
     name = fmt::format("tether-random-{}x{}-seed{}", shape.layers, shape.hidden, options_.seed);
   }
-  writer_.set("general.architecture", gguf::Value::of_string("llama"));
+  const std::string arch(architecture_name(options_.arch));
+  auto key = [&arch](std::string_view name) { return arch + "." + std::string(name); };
+  writer_.set("general.architecture", gguf::Value::of_string(arch));
   writer_.set("general.name", gguf::Value::of_string(name));
   writer_.set("general.file_type", gguf::Value::of_u32(file_type_));
   writer_.set("general.quantization_version", gguf::Value::of_u32(2));
-  writer_.set("llama.vocab_size", gguf::Value::of_u32(vocab_size_));
-  writer_.set("llama.context_length", gguf::Value::of_u32(shape.context));
-  writer_.set("llama.embedding_length", gguf::Value::of_u32(shape.hidden));
-  writer_.set("llama.block_count", gguf::Value::of_u32(shape.layers));
-  writer_.set("llama.feed_forward_length", gguf::Value::of_u32(shape.ffn));
-  writer_.set("llama.attention.head_count", gguf::Value::of_u32(shape.heads));
-  writer_.set("llama.attention.head_count_kv", gguf::Value::of_u32(shape.kv_heads));
-  writer_.set("llama.attention.layer_norm_rms_epsilon", gguf::Value::of_f32(shape.rms_eps));
-  writer_.set("llama.rope.freq_base", gguf::Value::of_f32(shape.rope_base));
-  writer_.set("llama.rope.dimension_count", gguf::Value::of_u32(shape.head_dim()));
+  writer_.set(key("vocab_size"), gguf::Value::of_u32(vocab_size_));
+  writer_.set(key("context_length"), gguf::Value::of_u32(shape.context));
+  writer_.set(key("embedding_length"), gguf::Value::of_u32(shape.hidden));
+  writer_.set(key("block_count"), gguf::Value::of_u32(shape.layers));
+  writer_.set(key("feed_forward_length"), gguf::Value::of_u32(shape.ffn));
+  writer_.set(key("attention.head_count"), gguf::Value::of_u32(shape.heads));
+  writer_.set(key("attention.head_count_kv"), gguf::Value::of_u32(shape.kv_heads));
+  writer_.set(key("attention.layer_norm_rms_epsilon"), gguf::Value::of_f32(shape.rms_eps));
+  writer_.set(key("rope.freq_base"), gguf::Value::of_f32(shape.rope_base));
+  writer_.set(key("rope.dimension_count"), gguf::Value::of_u32(shape.head_dim()));
+  add_rope_scaling_metadata();
+}
+
+void ModelMaker::add_rope_scaling_metadata() {
+  const RopeScalingOptions& scaling = options_.rope_scaling;
+  if (scaling.type == "none") return;
+  const std::string arch(architecture_name(options_.arch));
+  const uint32_t original =
+      scaling.original_context != 0 ? scaling.original_context : options_.shape.context;
+  if (scaling.type == "llama3") {
+    // llama.cpp records llama3 scaling only through the rope_freqs tensor.
+    return;
+  }
+  writer_.set(arch + ".rope.scaling.type", gguf::Value::of_string(scaling.type));
+  writer_.set(arch + ".rope.scaling.factor", gguf::Value::of_f32(scaling.factor));
+  writer_.set(arch + ".rope.scaling.original_context_length", gguf::Value::of_u32(original));
 }
 
 void ModelMaker::add_builtin_vocab() {
@@ -213,6 +242,10 @@ void ModelMaker::plan_tensors() {
   const float in_ffn = 1.0f / std::sqrt(static_cast<float>(ffn));
   const float residual = 1.0f / std::sqrt(2.0f * static_cast<float>(shape.layers));
   constexpr float kNormNoise = 0.02f;
+  constexpr float kBiasStd = 0.1f;
+  const uint64_t head_dim = shape.head_dim();
+
+  if (options_.rope_scaling.type == "llama3") plan_rope_freqs();
 
   plan_tensor("token_embd.weight", {hidden, vocab_size_}, 0.0f, in_hidden, true);
   for (uint32_t layer_idx = 0; layer_idx < shape.layers; ++layer_idx) {
@@ -221,6 +254,15 @@ void ModelMaker::plan_tensors() {
     plan_tensor(prefix + "attn_q.weight", {hidden, hidden}, 0.0f, in_hidden, true);
     plan_tensor(prefix + "attn_k.weight", {hidden, kv_dim}, 0.0f, in_hidden, true);
     plan_tensor(prefix + "attn_v.weight", {hidden, kv_dim}, 0.0f, in_hidden, true);
+    if (options_.arch == Architecture::kQwen2) {
+      plan_tensor(prefix + "attn_q.bias", {hidden}, 0.0f, kBiasStd, false);
+      plan_tensor(prefix + "attn_k.bias", {kv_dim}, 0.0f, kBiasStd, false);
+      plan_tensor(prefix + "attn_v.bias", {kv_dim}, 0.0f, kBiasStd, false);
+    }
+    if (options_.arch == Architecture::kQwen3) {
+      plan_tensor(prefix + "attn_q_norm.weight", {head_dim}, 1.0f, kNormNoise, false);
+      plan_tensor(prefix + "attn_k_norm.weight", {head_dim}, 1.0f, kNormNoise, false);
+    }
     plan_tensor(prefix + "attn_output.weight", {hidden, hidden}, 0.0f, in_hidden * residual, true);
     plan_tensor(prefix + "ffn_norm.weight", {hidden}, 1.0f, kNormNoise, false);
     plan_tensor(prefix + "ffn_gate.weight", {hidden, ffn}, 0.0f, in_hidden, true);
@@ -229,6 +271,45 @@ void ModelMaker::plan_tensors() {
   }
   plan_tensor("output_norm.weight", {hidden}, 1.0f, kNormNoise, false);
   if (!shape.tied_output) plan_tensor("output.weight", {hidden, vocab_size_}, 0.0f, in_hidden, true);
+}
+
+void ModelMaker::plan_rope_freqs() {
+  // Llama 3.1's frequency-dependent scaling as its converter bakes it into
+  // rope_freqs.weight: long wavelengths are divided by the factor, short ones
+  // kept, and the band between blended smoothly.
+  const RopeScalingOptions& scaling = options_.rope_scaling;
+  const ModelShape& shape = options_.shape;
+  const uint32_t n_pairs = shape.head_dim() / 2;
+  const double original =
+      scaling.original_context != 0 ? scaling.original_context : shape.context;
+  std::vector<float> factors(n_pairs);
+  for (uint32_t i = 0; i < n_pairs; ++i) {
+    const double freq = std::pow(static_cast<double>(shape.rope_base), -2.0 * i / shape.head_dim());
+    const double wavelength = 2.0 * M_PI / freq;
+    const double low_wavelength = original / scaling.llama3_low_freq_factor;
+    const double high_wavelength = original / scaling.llama3_high_freq_factor;
+    double factor = 1.0;
+    if (wavelength > low_wavelength) {
+      factor = scaling.factor;
+    } else if (wavelength >= high_wavelength) {
+      const double smooth = (original / wavelength - scaling.llama3_low_freq_factor) /
+                            (scaling.llama3_high_freq_factor - scaling.llama3_low_freq_factor);
+      factor = 1.0 / ((1.0 - smooth) / scaling.factor + smooth);
+    }
+    factors[i] = static_cast<float>(factor);
+  }
+  std::vector<uint8_t> bytes(factors.size() * sizeof(float));
+  std::memcpy(bytes.data(), factors.data(), bytes.size());
+  writer_.add_tensor("rope_freqs.weight", TensorType::kF32, {n_pairs}, std::move(bytes));
+  PlannedTensor tensor;
+  tensor.name = "rope_freqs.weight";
+  tensor.type = TensorType::kF32;
+  tensor.dims = {n_pairs};
+  tensor.n_elements = n_pairs;
+  tensor.n_bytes = n_pairs * sizeof(float);
+  n_params_ += tensor.n_elements;
+  n_tensor_bytes_ += tensor.n_bytes;
+  tensors_.push_back(std::move(tensor));
 }
 
 void ModelMaker::plan_tensor(std::string name, std::vector<uint64_t> dims, float mean,

@@ -6,13 +6,26 @@
 #include <vector>
 
 #include "engine/gguf/gguf_writer.h"
+#include "engine/model/model_config.h"
 #include "engine/model/model_shape.h"
 #include "engine/tensor_type.h"
 
 namespace tether::model {
 
+// RoPE scaling metadata to record (and, for llama3, the rope_freqs.weight
+// tensor llama.cpp's converter writes for Llama 3.1+ models).
+struct RopeScalingOptions {
+  std::string type = "none";  // none, linear, yarn or llama3
+  float factor = 1.0f;
+  uint32_t original_context = 0;  // 0: the shape's context length
+  float llama3_low_freq_factor = 1.0f;
+  float llama3_high_freq_factor = 4.0f;
+};
+
 struct MakeModelOptions {
   ModelShape shape;                  // validated by ModelMaker
+  Architecture arch = Architecture::kLlama;  // qwen2 adds Q/K/V biases, qwen3 Q/K norms
+  RopeScalingOptions rope_scaling;
   TensorType type = TensorType::kQ8_0;  // of the 2-D weight matrices; norms stay F32
   uint64_t seed = 1;
   // A GGUF whose tokenizer.* keys are copied; empty: the built-in vocabulary
@@ -42,7 +55,7 @@ struct PlannedTensor {
   uint64_t n_bytes = 0;
 };
 
-// Plans a Llama-architecture GGUF with seeded random weights (standard keys,
+// Plans a llama / qwen2 / qwen3 GGUF with seeded random weights (standard keys,
 // tensor names and layouts, so llama.cpp loads it) and writes it tensor by
 // tensor: a 0.5b model never sits in memory whole. The same options give a
 // byte-identical file whatever the thread count.
@@ -69,9 +82,11 @@ class ModelMaker {
 
  private:
   void add_metadata();
+  void add_rope_scaling_metadata();
   void add_builtin_vocab();
   void add_vocab_from_file();
   void plan_tensors();
+  void plan_rope_freqs();
   void plan_tensor(std::string name, std::vector<uint64_t> dims, float mean, float std_dev,
                    bool is_matrix);
 

@@ -1,0 +1,107 @@
+#include "kv/kv_block_storage.h"
+
+#include <limits>
+
+#include "common/error.h"
+#include "engine/kernels/fp16.h"
+
+namespace tether::kv {
+
+std::string_view kv_type_name(KvType type) { return type == KvType::kF16 ? "f16" : "f32"; }
+
+size_t kv_type_size(KvType type) { return type == KvType::kF16 ? 2 : 4; }
+
+KvBlockStorage::KvBlockStorage(const KvShape& shape, int32_t n_blocks)
+    : shape_(shape), n_blocks_(n_blocks) {
+  if (shape.n_layers <= 0 || shape.n_kv_heads <= 0 || shape.head_dim <= 0 ||
+      shape.block_tokens <= 0 || n_blocks <= 0) {
+    throw_error(ErrorCode::kInvalidArgument,
+                "kv storage: sizes must be positive (layers {}, kv heads {}, head dim {}, block "
+                "tokens {}, blocks {})",
+                shape.n_layers, shape.n_kv_heads, shape.head_dim, shape.block_tokens, n_blocks);
+  }
+  // 128-bit products so hostile sizes cannot wrap around.
+  const unsigned __int128 run = static_cast<unsigned __int128>(shape.block_tokens) *
+                                shape.head_dim * kv_type_size(shape.type);
+  const unsigned __int128 block = run * 2 * shape.n_kv_heads * shape.n_layers;
+  const unsigned __int128 total = block * n_blocks;
+  if (total > std::numeric_limits<size_t>::max() / 2) {
+    throw_error(ErrorCode::kInvalidArgument, "kv storage: {} blocks are too large", n_blocks);
+  }
+  head_run_bytes_ = static_cast<size_t>(run);
+  block_bytes_ = static_cast<size_t>(block);
+  data_.resize(static_cast<size_t>(total));
+}
+
+void KvBlockStorage::check_block(BlockId id) const {
+  if (to_index(id) < 0 || to_index(id) >= n_blocks_) {
+    throw_error(ErrorCode::kInvalidArgument, "kv storage: block {} is outside [0, {})",
+                to_index(id), n_blocks_);
+  }
+}
+
+size_t KvBlockStorage::offset(BlockId block, int32_t layer, bool value, int32_t kv_head) const {
+  return static_cast<size_t>(to_index(block)) * block_bytes_ +
+         ((static_cast<size_t>(layer) * 2 + (value ? 1 : 0)) * shape_.n_kv_heads + kv_head) *
+             head_run_bytes_;
+}
+
+const uint8_t* KvBlockStorage::head_run(BlockId block, int32_t layer, bool value,
+                                        int32_t kv_head) const {
+  check_block(block);
+  return data_.data() + offset(block, layer, value, kv_head);
+}
+
+uint8_t* KvBlockStorage::head_run(BlockId block, int32_t layer, bool value, int32_t kv_head) {
+  check_block(block);
+  return data_.data() + offset(block, layer, value, kv_head);
+}
+
+void KvBlockStorage::write(BlockId block, int32_t slot, int32_t layer, const float* k,
+                           const float* v) {
+  check_block(block);
+  if (slot < 0 || slot >= shape_.block_tokens || layer < 0 || layer >= shape_.n_layers) {
+    throw_error(ErrorCode::kInvalidArgument, "kv storage: slot {} / layer {} out of range", slot,
+                layer);
+  }
+  const int32_t dim = shape_.head_dim;
+  for (int32_t kind = 0; kind < 2; ++kind) {
+    const float* src = kind == 0 ? k : v;
+    for (int32_t head = 0; head < shape_.n_kv_heads; ++head) {
+      uint8_t* run = data_.data() + offset(block, layer, kind == 1, head);
+      const float* head_src = src + static_cast<size_t>(head) * dim;
+      if (shape_.type == KvType::kF32) {
+        float* dst = reinterpret_cast<float*>(run) + static_cast<size_t>(slot) * dim;
+        for (int32_t i = 0; i < dim; ++i) dst[i] = head_src[i];
+      } else {
+        uint16_t* dst = reinterpret_cast<uint16_t*>(run) + static_cast<size_t>(slot) * dim;
+        for (int32_t i = 0; i < dim; ++i) dst[i] = kernels::fp32_to_fp16(head_src[i]);
+      }
+    }
+  }
+}
+
+void KvBlockStorage::read(BlockId block, int32_t slot, int32_t layer, float* k, float* v) const {
+  check_block(block);
+  if (slot < 0 || slot >= shape_.block_tokens || layer < 0 || layer >= shape_.n_layers) {
+    throw_error(ErrorCode::kInvalidArgument, "kv storage: slot {} / layer {} out of range", slot,
+                layer);
+  }
+  const int32_t dim = shape_.head_dim;
+  for (int32_t kind = 0; kind < 2; ++kind) {
+    float* dst = kind == 0 ? k : v;
+    for (int32_t head = 0; head < shape_.n_kv_heads; ++head) {
+      const uint8_t* run = data_.data() + offset(block, layer, kind == 1, head);
+      float* head_dst = dst + static_cast<size_t>(head) * dim;
+      if (shape_.type == KvType::kF32) {
+        const float* src = reinterpret_cast<const float*>(run) + static_cast<size_t>(slot) * dim;
+        for (int32_t i = 0; i < dim; ++i) head_dst[i] = src[i];
+      } else {
+        const uint16_t* src = reinterpret_cast<const uint16_t*>(run) + static_cast<size_t>(slot) * dim;
+        for (int32_t i = 0; i < dim; ++i) head_dst[i] = kernels::fp16_to_fp32(src[i]);
+      }
+    }
+  }
+}
+
+}  // namespace tether::kv
