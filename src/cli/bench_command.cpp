@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/bench_matmul.h"
 #include "cli/bench_model.h"
 #include "cli/commands.h"
 #include "common/error.h"
@@ -25,6 +26,7 @@ struct BenchOptions {
   int repeats = 0;  // 0: the workload's default
   uint64_t seed = 42;
   ModelBenchOptions model;
+  MatmulBenchOptions matmul;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -107,9 +109,9 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       "model: prefill, decode and batched decode tok/s, peak RSS, and decode against the\n"
       "memory-bandwidth limit measured in the same run. tokenize: tokenizer throughput.");
   command->add_option("--workload", options->workload, "What to measure")
-      ->check(CLI::IsMember({"model", "tokenize"}))
+      ->check(CLI::IsMember({"model", "tokenize", "matmul"}))
       ->capture_default_str();
-  command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\"")->required();
+  command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\" (model, tokenize)");
   command->add_option("--threads,-t", options->model.threads, "Compute threads; 0 = one per hardware thread")
       ->capture_default_str();
   command->add_option("--prefill-tokens", options->model.prefill_tokens, "Prompt length of the prefill run (model)")
@@ -121,6 +123,12 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       ->capture_default_str();
   command->add_option("--bandwidth-mb", options->model.bandwidth_mb, "Buffer of the bandwidth probe (model)")
       ->capture_default_str();
+  command->add_option("--type", options->matmul.type, "Weight type or \"all\" (matmul)")
+      ->capture_default_str();
+  command->add_option("--tokens", options->matmul.tokens, "Tokens per call (matmul)")
+      ->capture_default_str();
+  command->add_option("--path", options->matmul.path, "Kernels: best, avx2, scalar (matmul)")
+      ->capture_default_str();
   command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
       ->capture_default_str();
   command->add_option("--repeats", options->repeats,
@@ -128,6 +136,17 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the generated text")->capture_default_str();
   command->callback([options, &result] {
+    if (options->workload == "matmul") {
+      options->matmul.threads = options->model.threads;
+      options->matmul.repeats = options->repeats == 0 ? 5 : options->repeats;
+      run_matmul_bench(options->matmul);
+      result.exit_code = 0;
+      return;
+    }
+    if (options->model_path.empty()) {
+      throw_error(ErrorCode::kInvalidArgument, "--model is required for --workload {}",
+                  options->workload);
+    }
     if (options->workload == "model") {
       options->model.model_path = options->model_path;
       options->model.repeats = options->repeats == 0 ? 3 : options->repeats;

@@ -144,18 +144,16 @@ ModelConfig ModelConfig::from_gguf(const gguf::GgufFile& file) {
   if (factor < 0.0f) {
     throw_error(ErrorCode::kCorruptData, "model {}: rope scaling factor {} is negative", name, factor);
   }
+  if (scaling != "none" && scaling != "linear" && scaling != "yarn") {
+    throw_error(ErrorCode::kUnsupported, "model {}: rope scaling type '{}' is not supported "
+                "(supported: none, linear, yarn; llama3 via rope_freqs.weight)", name, scaling);
+  }
   if (scaling == "none" || factor == 0.0f || (factor == 1.0f && scaling == "linear")) {
     rope.scaling = RopeScalingType::kNone;
     rope.factor = 1.0f;
-  } else if (scaling == "linear") {
-    rope.scaling = RopeScalingType::kLinear;
-    rope.factor = factor;
-  } else if (scaling == "yarn") {
-    rope.scaling = RopeScalingType::kYarn;
-    rope.factor = factor;
   } else {
-    throw_error(ErrorCode::kUnsupported, "model {}: rope scaling type '{}' is not supported "
-                "(supported: none, linear, yarn; llama3 via rope_freqs.weight)", name, scaling);
+    rope.scaling = scaling == "yarn" ? RopeScalingType::kYarn : RopeScalingType::kLinear;
+    rope.factor = factor;
   }
   rope.original_context = reader.optional_int("rope.scaling.original_context_length", 1u << 30,
                                                config.context_length);

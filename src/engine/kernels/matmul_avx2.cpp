@@ -1,0 +1,554 @@
+// AVX2/FMA/F16C matmul kernels. This file alone is compiled with -mavx2 -mfma
+// -mf16c (see CMakeLists.txt); matmul.cpp calls into it only after checking
+// the CPU. Every output element is produced by one accumulator per (row,
+// token) pair, updated in the same order whatever the tile shape, so tiling,
+// thread count and batch composition never change a result's bits.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "engine/kernels/fp16.h"
+#include "engine/kernels/matmul_internal.h"
+
+namespace tether::kernels::detail {
+namespace {
+
+// Lanes combined as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)), the order the
+// scalar kernels use.
+inline float hsum(__m256 v) {
+  const __m128 quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
+  return _mm_cvtss_f32(_mm_add_ss(pair, _mm_movehdup_ps(pair)));
+}
+
+inline int32_t hsum_i32(__m256i v) {
+  const __m128i quad = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  const __m128i pair = _mm_add_epi32(quad, _mm_unpackhi_epi64(quad, quad));
+  return _mm_cvtsi128_si32(_mm_add_epi32(pair, _mm_shuffle_epi32(pair, 1)));
+}
+
+inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+// Runs Kernel::tile<R, T>(task, row, token, n_cols...) over rows [r0, r1) and
+// all tokens: whole R x T tiles first, then single rows / single tokens.
+// Tokens go in chunks so a chunk's activations stay in L2 while the rows'
+// weights stream past them.
+template <class Kernel, int R, int T>
+void run_tiles(const MatmulTask& t, int64_t r0, int64_t r1) {
+  const int64_t chunk = std::max<int64_t>(T, Kernel::token_chunk(t) / T * T);
+  for (int64_t k0 = 0; k0 < t.n_tokens; k0 += chunk) {
+    const int64_t k1 = std::min(t.n_tokens, k0 + chunk);
+    int64_t r = r0;
+    for (; r + R <= r1; r += R) {
+      int64_t k = k0;
+      for (; k + T <= k1; k += T) Kernel::template tile<R, T>(t, r, k);
+      for (; k < k1; ++k) Kernel::template tile<R, 1>(t, r, k);
+    }
+    for (; r < r1; ++r) {
+      int64_t k = k0;
+      for (; k + T <= k1; k += T) Kernel::template tile<1, T>(t, r, k);
+      for (; k < k1; ++k) Kernel::template tile<1, 1>(t, r, k);
+    }
+  }
+}
+
+template <class Kernel, int DecodeRows, int R, int T>
+void run_kernel(const MatmulTask& t, int64_t r0, int64_t r1) {
+  if (t.n_tokens == 1) {
+    run_tiles<Kernel, DecodeRows, 1>(t, r0, r1);
+  } else {
+    run_tiles<Kernel, R, T>(t, r0, r1);
+  }
+}
+
+inline const uint8_t* row_ptr(const MatmulTask& t, int64_t r) {
+  return t.w->data + static_cast<size_t>(r) * t.w->row_bytes;
+}
+
+constexpr int kPrefetchBytes = 512;
+
+// --- float weights -------------------------------------------------------
+
+struct LoadF32 {
+  static constexpr int kBytes = 4;
+  static __m256 load8(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+  static float load1(const uint8_t* p) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  }
+};
+
+struct LoadF16 {
+  static constexpr int kBytes = 2;
+  static __m256 load8(const uint8_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static float load1(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return fp16_to_fp32(h);
+  }
+};
+
+struct LoadBF16 {
+  static constexpr int kBytes = 2;
+  static __m256 load8(const uint8_t* p) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
+  static float load1(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, 2);
+    return bf16_to_fp32(h);
+  }
+};
+
+template <class Load>
+struct FloatKernel {
+  static int64_t token_chunk(const MatmulTask& t) {
+    return std::max<int64_t>(1, (256 * 1024) / (t.w->cols * 4 + 1));
+  }
+
+  template <int R, int T>
+  static void tile(const MatmulTask& t, int64_t r, int64_t k) {
+    const int64_t cols = t.w->cols;
+    const uint8_t* w[R];
+    for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
+    const float* x[T];
+    for (int j = 0; j < T; ++j) x[j] = t.x + (k + j) * t.x_stride;
+    __m256 acc[R][T];
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8) {
+      __m256 wv[R];
+      for (int i = 0; i < R; ++i) {
+        if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(w[i] + c * Load::kBytes + kPrefetchBytes), _MM_HINT_T0);
+        wv[i] = Load::load8(w[i] + c * Load::kBytes);
+      }
+      for (int j = 0; j < T; ++j) {
+        const __m256 xv = _mm256_loadu_ps(x[j] + c);
+        for (int i = 0; i < R; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
+      }
+    }
+    for (int i = 0; i < R; ++i) {
+      for (int j = 0; j < T; ++j) {
+        // The scalar kernel's lane l holds columns = l (mod 8); the tail
+        // columns join their lanes before the lanes are combined.
+        alignas(32) float lanes[8];
+        _mm256_store_ps(lanes, acc[i][j]);
+        for (int64_t cc = c; cc < cols; ++cc) {
+          lanes[cc & 7] += Load::load1(w[i] + cc * Load::kBytes) * x[j][cc];
+        }
+        t.y[(k + j) * t.y_stride + r + i] = hsum(_mm256_load_ps(lanes));
+      }
+    }
+  }
+};
+
+// --- Q8_0 / Q4_0 weights x Q8_0 activations -----------------------------
+
+// The signed int8 dot product of 32 pairs as 8 int32 lane sums: maddubs
+// needs an unsigned operand, so take |w| and move w's sign onto x.
+inline __m256i dot_i8_lanes(__m256i w, __m256i x) {
+  const __m256i aw = _mm256_sign_epi8(w, w);
+  const __m256i sx = _mm256_sign_epi8(x, w);
+  const __m256i pairs = _mm256_maddubs_epi16(aw, sx);
+  return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+struct UnpackQ8_0 {
+  using Block = BlockQ8_0;
+  static __m256i quants(const uint8_t* p) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + offsetof(BlockQ8_0, qs)));
+  }
+};
+
+struct UnpackQ4_0 {
+  using Block = BlockQ4_0;
+  static __m256i quants(const uint8_t* p) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(BlockQ4_0, qs)));
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    const __m128i lo = _mm_and_si128(packed, mask);
+    const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), mask);
+    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+  }
+};
+
+template <class Unpack>
+struct Q8Kernel {
+  using WBlock = typename Unpack::Block;
+
+  static int64_t token_chunk(const MatmulTask& t) {
+    return std::max<int64_t>(1, (256 * 1024) / static_cast<int64_t>(t.xq_stride + 1));
+  }
+
+  template <int R, int T>
+  static void tile(const MatmulTask& t, int64_t r, int64_t k) {
+    const int64_t n_blocks = t.w->cols / kQk8_0;
+    const uint8_t* w[R];
+    for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
+    const BlockQ8_0* x[T];
+    for (int j = 0; j < T; ++j) {
+      x[j] = reinterpret_cast<const BlockQ8_0*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
+    }
+    __m256 acc[R][T];
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      __m256i wq[R];
+      __m256 wd[R];
+      for (int i = 0; i < R; ++i) {
+        const uint8_t* p = w[i] + b * sizeof(WBlock);
+        if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes), _MM_HINT_T0);
+        uint16_t d;
+        std::memcpy(&d, p, 2);
+        wd[i] = _mm256_set1_ps(half_to_float(d));
+        wq[i] = Unpack::quants(p);
+      }
+      for (int j = 0; j < T; ++j) {
+        const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs));
+        const __m256 xd = _mm256_set1_ps(half_to_float(x[j][b].d));
+        for (int i = 0; i < R; ++i) {
+          const __m256 dot = _mm256_cvtepi32_ps(dot_i8_lanes(wq[i], xq));
+          acc[i][j] = _mm256_fmadd_ps(dot, _mm256_mul_ps(wd[i], xd), acc[i][j]);
+        }
+      }
+    }
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j) t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]);
+  }
+};
+
+// --- Q4_K weights x Q8_K activations -------------------------------------
+
+// sum over the 8 sub-blocks of min[s] * (bsums[2s] + bsums[2s+1]).
+inline int32_t q4_k_min_term(const uint8_t* mins8, const BlockQ8K& x) {
+  const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums));
+  // Each min applies to two consecutive 16-element group sums.
+  const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins8));
+  const __m128i m8x2 = _mm_unpacklo_epi8(m8, m8);
+  const __m256i m16 = _mm256_cvtepu8_epi16(m8x2);
+  return hsum_i32(_mm256_madd_epi16(bsums, m16));
+}
+
+struct Q4KKernel {
+  static int64_t token_chunk(const MatmulTask& t) {
+    return std::max<int64_t>(1, (256 * 1024) / static_cast<int64_t>(t.xq_stride + 1));
+  }
+
+  template <int R, int T>
+  static void tile(const MatmulTask& t, int64_t r, int64_t k) {
+    const int64_t n_blocks = t.w->cols / kQkK;
+    const uint8_t* w[R];
+    for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
+    const BlockQ8K* x[T];
+    for (int j = 0; j < T; ++j) {
+      x[j] = reinterpret_cast<const BlockQ8K*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
+    }
+    __m256 acc[R][T];
+    float min_acc[R][T];
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j) {
+        acc[i][j] = _mm256_setzero_ps();
+        min_acc[i][j] = 0.0f;
+      }
+    const __m256i mask = _mm256_set1_epi8(0x0f);
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      __m256i isum[R][T];
+      float d[R];
+      float dmin[R];
+      alignas(16) uint8_t mins[R][8];
+      for (int i = 0; i < R; ++i) {
+        const uint8_t* p = w[i] + b * sizeof(BlockQ4_K);
+        if (T == 1) {
+          _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 64), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 128), _MM_HINT_T0);
+        }
+        uint16_t hd, hmin;
+        std::memcpy(&hd, p, 2);
+        std::memcpy(&hmin, p + 2, 2);
+        d[i] = half_to_float(hd);
+        dmin[i] = half_to_float(hmin);
+        for (int j = 0; j < T; ++j) isum[i][j] = _mm256_setzero_si256();
+      }
+      int16_t scales[R][8];
+      for (int i = 0; i < R; ++i) {
+        const uint8_t* packed = w[i] + b * sizeof(BlockQ4_K) + offsetof(BlockQ4_K, scales);
+        for (int s = 0; s < 8; ++s) {
+          const Q4KScaleMin sm = unpack_q4_k_scale_min(s, packed);
+          scales[i][s] = sm.scale;
+          mins[i][s] = sm.min;
+        }
+      }
+      for (int c = 0; c < 4; ++c) {
+        __m256i lo[R], hi[R];
+        for (int i = 0; i < R; ++i) {
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
+              w[i] + b * sizeof(BlockQ4_K) + offsetof(BlockQ4_K, qs) + 32 * c));
+          lo[i] = _mm256_and_si256(q, mask);
+          hi[i] = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+        }
+        for (int j = 0; j < T; ++j) {
+          const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs + 64 * c));
+          const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs + 64 * c + 32));
+          for (int i = 0; i < R; ++i) {
+            const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[i], x_lo),
+                                                   _mm256_set1_epi16(scales[i][2 * c]));
+            const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[i], x_hi),
+                                                   _mm256_set1_epi16(scales[i][2 * c + 1]));
+            isum[i][j] = _mm256_add_epi32(isum[i][j], _mm256_add_epi32(p_lo, p_hi));
+          }
+        }
+      }
+      for (int j = 0; j < T; ++j) {
+        for (int i = 0; i < R; ++i) {
+          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i][j]), _mm256_set1_ps(d[i] * x[j][b].d),
+                                      acc[i][j]);
+          const float m = dmin[i] * x[j][b].d;
+          min_acc[i][j] += m * static_cast<float>(q4_k_min_term(mins[i], x[j][b]));
+        }
+      }
+    }
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j) t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]) - min_acc[i][j];
+  }
+};
+
+// --- Q6_K weights x Q8_K activations -------------------------------------
+
+struct Q6KKernel {
+  static int64_t token_chunk(const MatmulTask& t) {
+    return std::max<int64_t>(1, (256 * 1024) / static_cast<int64_t>(t.xq_stride + 1));
+  }
+
+  // Quants (0..63) of elements 128h + 32v .. 128h + 32v + 31 of a block.
+  static __m256i unpack(const uint8_t* block, int h, int v) {
+    const __m256i low = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(block + offsetof(BlockQ6_K, ql) + 64 * h + 32 * (v & 1)));
+    const __m256i high = _mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(block + offsetof(BlockQ6_K, qh) + 32 * h));
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i m2 = _mm256_set1_epi8(0x30);
+    const __m256i nibble = v < 2 ? _mm256_and_si256(low, m4)
+                                 : _mm256_and_si256(_mm256_srli_epi16(low, 4), m4);
+    __m256i top;  // bits 2v, 2v+1 of qh moved to bits 4-5
+    switch (v) {
+      case 0: top = _mm256_slli_epi16(high, 4); break;
+      case 1: top = _mm256_slli_epi16(high, 2); break;
+      case 2: top = high; break;
+      default: top = _mm256_srli_epi16(high, 2); break;
+    }
+    return _mm256_or_si256(nibble, _mm256_and_si256(top, m2));
+  }
+
+  template <int R, int T>
+  static void tile(const MatmulTask& t, int64_t r, int64_t k) {
+    const int64_t n_blocks = t.w->cols / kQkK;
+    const uint8_t* w[R];
+    for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
+    const BlockQ8K* x[T];
+    for (int j = 0; j < T; ++j) {
+      x[j] = reinterpret_cast<const BlockQ8K*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
+    }
+    __m256 acc[R][T];
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n_blocks; ++b) {
+      __m256i isum[R][T];
+      __m256i sc16[R];  // the 16 sub-block scales as int16
+      float d[R];
+      for (int i = 0; i < R; ++i) {
+        const uint8_t* p = w[i] + b * sizeof(BlockQ6_K);
+        if (T == 1) {
+          for (int line = 0; line < 4; ++line) {
+            _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 64 * line), _MM_HINT_T0);
+          }
+        }
+        uint16_t hd;
+        std::memcpy(&hd, p + offsetof(BlockQ6_K, d), 2);
+        d[i] = half_to_float(hd);
+        sc16[i] = _mm256_cvtepi8_epi16(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(BlockQ6_K, scales))));
+        // Start from -32 * sum(scale * group sum): the quants are stored +32.
+        for (int j = 0; j < T; ++j) {
+          const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].bsums));
+          isum[i][j] = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                        _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16[i]), 5));
+        }
+      }
+      for (int h = 0; h < 2; ++h) {
+        for (int v = 0; v < 4; ++v) {
+          // Vector v of half h spans sub-blocks 8h + 2v (low 16 bytes) and
+          // 8h + 2v + 1 (high 16 bytes).
+          __m256i q[R];
+          __m256i scale[R];
+          for (int i = 0; i < R; ++i) {
+            q[i] = unpack(w[i] + b * sizeof(BlockQ6_K), h, v);
+            const int s = 8 * h + 2 * v;
+            const int16_t s0 = static_cast<int8_t>(w[i][b * sizeof(BlockQ6_K) + offsetof(BlockQ6_K, scales) + s]);
+            const int16_t s1 = static_cast<int8_t>(w[i][b * sizeof(BlockQ6_K) + offsetof(BlockQ6_K, scales) + s + 1]);
+            scale[i] = _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
+          }
+          for (int j = 0; j < T; ++j) {
+            const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs + 128 * h + 32 * v));
+            for (int i = 0; i < R; ++i) {
+              isum[i][j] = _mm256_add_epi32(
+                  isum[i][j], _mm256_madd_epi16(_mm256_maddubs_epi16(q[i], xq), scale[i]));
+            }
+          }
+        }
+      }
+      for (int j = 0; j < T; ++j) {
+        for (int i = 0; i < R; ++i) {
+          acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i][j]), _mm256_set1_ps(d[i] * x[j][b].d),
+                                      acc[i][j]);
+        }
+      }
+    }
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j) t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]);
+  }
+};
+
+// --- activation quantizers ----------------------------------------------
+
+inline float abs_max(const float* x, int n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 m = _mm256_setzero_ps();
+  for (int j = 0; j < n; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m);
+  float amax = 0.0f;
+  for (float v : lanes) amax = std::max(amax, v);
+  return amax;
+}
+
+// 32 floats times id, rounded to nearest even, as int8.
+inline __m256i round_to_i8(const float* x, float id) {
+  const __m256 s = _mm256_set1_ps(id);
+  __m256i v[4];
+  for (int q = 0; q < 4; ++q) {
+    const __m256 scaled = _mm256_mul_ps(_mm256_loadu_ps(x + 8 * q), s);
+    v[q] = _mm256_cvtps_epi32(_mm256_round_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  // packs works within 128-bit lanes; the permute restores element order.
+  const __m256i p01 = _mm256_packs_epi32(v[0], v[1]);
+  const __m256i p23 = _mm256_packs_epi32(v[2], v[3]);
+  const __m256i bytes = _mm256_packs_epi16(p01, p23);
+  return _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+}  // namespace
+
+void quantize_q8_0_activations_avx2(const float* x, int64_t cols, BlockQ8_0* out) {
+  for (int64_t b = 0; b < cols / kQk8_0; ++b) {
+    const float* xb = x + b * kQk8_0;
+    const float d = abs_max(xb, kQk8_0) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    out[b].d = fp32_to_fp16(d);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), round_to_i8(xb, id));
+  }
+}
+
+void quantize_q8_k_activations_avx2(const float* x, int64_t cols, BlockQ8K* out) {
+  for (int64_t b = 0; b < cols / kQkK; ++b) {
+    const float* xb = x + b * kQkK;
+    const float d = abs_max(xb, kQkK) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    out[b].d = d;
+    for (int part = 0; part < kQkK / 32; ++part) {
+      const __m256i q = round_to_i8(xb + 32 * part, id);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs + 32 * part), q);
+      // Group sums of 16: widen to int16 and add pairs with madd.
+      const __m256i lo = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(q));
+      const __m256i hi = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1));
+      out[b].bsums[2 * part] = static_cast<int16_t>(hsum_i32(_mm256_madd_epi16(lo, _mm256_set1_epi16(1))));
+      out[b].bsums[2 * part + 1] = static_cast<int16_t>(hsum_i32(_mm256_madd_epi16(hi, _mm256_set1_epi16(1))));
+    }
+  }
+}
+
+int32_t dot_q8_0_block_avx2(const BlockQ8_0& w, const BlockQ8_0& x) {
+  return hsum_i32(dot_i8_lanes(UnpackQ8_0::quants(reinterpret_cast<const uint8_t*>(&w)),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs))));
+}
+
+int32_t dot_q4_0_block_avx2(const BlockQ4_0& w, const BlockQ8_0& x) {
+  return hsum_i32(dot_i8_lanes(UnpackQ4_0::quants(reinterpret_cast<const uint8_t*>(&w)),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs))));
+}
+
+void dot_q4_k_block_avx2(const BlockQ4_K& w, const BlockQ8K& x, int32_t* sum_qx, int32_t* sum_mins) {
+  const __m256i mask = _mm256_set1_epi8(0x0f);
+  __m256i isum = _mm256_setzero_si256();
+  uint8_t mins[8];
+  for (int c = 0; c < 4; ++c) {
+    const Q4KScaleMin s0 = unpack_q4_k_scale_min(2 * c, w.scales);
+    const Q4KScaleMin s1 = unpack_q4_k_scale_min(2 * c + 1, w.scales);
+    mins[2 * c] = s0.min;
+    mins[2 * c + 1] = s1.min;
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * c));
+    const __m256i lo = _mm256_and_si256(q, mask);
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+    const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 64 * c));
+    const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 64 * c + 32));
+    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x_lo), _mm256_set1_epi16(s0.scale)));
+    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), _mm256_set1_epi16(s1.scale)));
+  }
+  *sum_qx = hsum_i32(isum);
+  *sum_mins = q4_k_min_term(mins, x);
+}
+
+int32_t dot_q6_k_block_avx2(const BlockQ6_K& w, const BlockQ8K& x) {
+  const auto* block = reinterpret_cast<const uint8_t*>(&w);
+  const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
+  const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums));
+  __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+  for (int h = 0; h < 2; ++h) {
+    for (int v = 0; v < 4; ++v) {
+      const int s = 8 * h + 2 * v;
+      const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(w.scales[s + 1]), _mm_set1_epi16(w.scales[s]));
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 128 * h + 32 * v));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(Q6KKernel::unpack(block, h, v), xq), scale));
+    }
+  }
+  return hsum_i32(isum);
+}
+
+double sum_floats_avx2(const float* data, size_t n) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int a = 0; a < 4; ++a) acc[a] = _mm256_add_ps(acc[a], _mm256_loadu_ps(data + i + 8 * a));
+  }
+  double total = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) total += data[i];
+  return total;
+}
+
+RowKernel avx2_row_kernel(TensorType type) {
+  switch (type) {
+    case TensorType::kF32:
+      return run_kernel<FloatKernel<LoadF32>, 4, 4, 2>;
+    case TensorType::kF16:
+      return run_kernel<FloatKernel<LoadF16>, 4, 4, 2>;
+    case TensorType::kBF16:
+      return run_kernel<FloatKernel<LoadBF16>, 4, 4, 2>;
+    case TensorType::kQ8_0:
+      return run_kernel<Q8Kernel<UnpackQ8_0>, 4, 2, 4>;
+    case TensorType::kQ4_0:
+      return run_kernel<Q8Kernel<UnpackQ4_0>, 4, 2, 4>;
+    case TensorType::kQ4_K:
+      return run_kernel<Q4KKernel, 4, 2, 4>;
+    case TensorType::kQ6_K:
+      return run_kernel<Q6KKernel, 4, 2, 4>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace tether::kernels::detail
