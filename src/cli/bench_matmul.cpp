@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <sys/resource.h>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,16 @@ namespace tether::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// CPU seconds of the whole process (all threads): on a machine whose cores
+// are shared, work per CPU second shows the kernels' own speed where wall
+// time also counts time the OS gave to others.
+double process_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+}
 
 struct Shape {
   const char* name;
@@ -40,6 +51,7 @@ constexpr size_t kMinWorkingSetBytes = size_t{256} << 20;
 
 struct ShapeResult {
   double seconds;
+  double cpu_seconds;  // process CPU seconds per call (median)
   double gbps;
   double gflops;
 };
@@ -73,9 +85,11 @@ ShapeResult time_shape(const Shape& shape, TensorType type, int tokens, int repe
   const double flops = 2.0 * static_cast<double>(shape.rows * shape.cols) * tokens;
   const int calls = static_cast<int>(std::clamp(2e9 / std::max(flops, 1.0), 1.0, 2000.0));
   std::vector<double> per_call;
+  std::vector<double> cpu_per_call;
   size_t copy = 0;
   for (int rep = 0; rep <= repeats; ++rep) {
     const auto start = Clock::now();
+    const double cpu_start = process_cpu_seconds();
     for (int c = 0; c < calls; ++c) {
       const kernels::WeightMatrix w{type, weights.data() + copy * matrix_bytes, shape.rows,
                                     shape.cols, row_bytes};
@@ -83,11 +97,17 @@ ShapeResult time_shape(const Shape& shape, TensorType type, int tokens, int repe
       kernels::matmul(w, x.data(), tokens, shape.cols, y.data(), shape.rows, pool, path);
     }
     const double s = std::chrono::duration<double>(Clock::now() - start).count() / calls;
-    if (rep > 0) per_call.push_back(s);  // the first round warms up
+    const double cpu = (process_cpu_seconds() - cpu_start) / calls;
+    if (rep > 0) {  // the first round warms up
+      per_call.push_back(s);
+      cpu_per_call.push_back(cpu);
+    }
   }
   std::sort(per_call.begin(), per_call.end());
+  std::sort(cpu_per_call.begin(), cpu_per_call.end());
   const double seconds = per_call[per_call.size() / 2];
-  return {seconds, static_cast<double>(matrix_bytes) / seconds / 1e9, flops / seconds / 1e9};
+  return {seconds, cpu_per_call[cpu_per_call.size() / 2],
+          static_cast<double>(matrix_bytes) / seconds / 1e9, flops / seconds / 1e9};
 }
 
 }  // namespace
@@ -138,15 +158,22 @@ void run_matmul_bench(const MatmulBenchOptions& options) {
     double pass_flops = 0.0;
     for (size_t si = 0; si < std::size(kShapes); ++si) {
       const Shape& shape = kShapes[si];
-      const ShapeResult r = time_shape(shape, type, options.tokens, options.repeats, path, pool);
+      // Like make-model (and llama.cpp's quantizer), rows whose length is not
+      // a multiple of 256 fall back from the k-quants to a 32-block type.
+      TensorType used = type;
+      if (shape.cols % traits_of(type).block_elems != 0) {
+        used = type == TensorType::kQ4_K ? TensorType::kQ4_0 : TensorType::kQ8_0;
+      }
+      const ShapeResult r = time_shape(shape, used, options.tokens, options.repeats, path, pool);
       const int uses = shape.per_layer == 0 ? 1 : shape.per_layer * kLayers;
       pass_seconds += uses * r.seconds;
-      pass_bytes += uses * static_cast<double>(kernels::row_bytes(type, shape.cols) * shape.rows);
+      pass_bytes += uses * static_cast<double>(kernels::row_bytes(used, shape.cols) * shape.rows);
       pass_flops += uses * 2.0 * static_cast<double>(shape.rows * shape.cols) * options.tokens;
       out += fmt::format(
-          "{}{{\"shape\":\"{}\",\"us_per_call\":{:.1f},\"gbps\":{:.2f},\"bandwidth_fraction\":{:.3f},"
-          "\"gflops\":{:.1f}}}",
-          si ? "," : "", shape.name, r.seconds * 1e6, r.gbps, r.gbps / bandwidth, r.gflops);
+          "{}{{\"shape\":\"{}\",\"weight_type\":\"{}\",\"us_per_call\":{:.1f},\"gbps\":{:.2f},\"bandwidth_fraction\":{:.3f},"
+          "\"gflops\":{:.1f},\"gflops_per_cpu_s\":{:.1f}}}",
+          si ? "," : "", shape.name, tensor_type_name(used), r.seconds * 1e6, r.gbps, r.gbps / bandwidth, r.gflops,
+          2.0 * static_cast<double>(shape.rows * shape.cols) * options.tokens / r.cpu_seconds / 1e9);
     }
     const double pass_gbps = pass_bytes / pass_seconds / 1e9;
     out += fmt::format(

@@ -66,7 +66,16 @@ inline const uint8_t* row_ptr(const MatmulTask& t, int64_t r) {
   return t.w->data + static_cast<size_t>(r) * t.w->row_bytes;
 }
 
-constexpr int kPrefetchBytes = 512;
+// Decode streams weights from memory once, so the kernels prefetch ahead of
+// the rows they read: within the row for long rows, and the same position of
+// the next tile's rows when rows are short (a tile of short rows is one
+// contiguous run of memory, which the hardware prefetcher alone follows
+// poorly across R interleaved streams).
+inline size_t prefetch_offset(const MatmulTask& t, int rows_per_tile) {
+  constexpr size_t kAhead = 512;
+  const size_t next_tile = t.w->row_bytes * static_cast<size_t>(rows_per_tile);
+  return t.w->row_bytes < 4 * kAhead ? next_tile : kAhead;
+}
 
 // --- float weights -------------------------------------------------------
 
@@ -121,11 +130,14 @@ struct FloatKernel {
     __m256 acc[R][T];
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+    const size_t pf = prefetch_offset(t, R);
     int64_t c = 0;
     for (; c + 8 <= cols; c += 8) {
       __m256 wv[R];
       for (int i = 0; i < R; ++i) {
-        if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(w[i] + c * Load::kBytes + kPrefetchBytes), _MM_HINT_T0);
+        if (T == 1 && c % (64 / Load::kBytes) == 0) {
+          _mm_prefetch(reinterpret_cast<const char*>(w[i] + c * Load::kBytes + pf), _MM_HINT_T0);
+        }
         wv[i] = Load::load8(w[i] + c * Load::kBytes);
       }
       for (int j = 0; j < T; ++j) {
@@ -197,12 +209,13 @@ struct Q8Kernel {
     __m256 acc[R][T];
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+    const size_t pf = prefetch_offset(t, R);
     for (int64_t b = 0; b < n_blocks; ++b) {
       __m256i wq[R];
       __m256 wd[R];
       for (int i = 0; i < R; ++i) {
         const uint8_t* p = w[i] + b * sizeof(WBlock);
-        if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes), _MM_HINT_T0);
+        if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(p + pf), _MM_HINT_T0);
         uint16_t d;
         std::memcpy(&d, p, 2);
         wd[i] = _mm256_set1_ps(half_to_float(d));
@@ -256,6 +269,7 @@ struct Q4KKernel {
         min_acc[i][j] = 0.0f;
       }
     const __m256i mask = _mm256_set1_epi8(0x0f);
+    const size_t pf = prefetch_offset(t, R);
     for (int64_t b = 0; b < n_blocks; ++b) {
       __m256i isum[R][T];
       float d[R];
@@ -264,9 +278,9 @@ struct Q4KKernel {
       for (int i = 0; i < R; ++i) {
         const uint8_t* p = w[i] + b * sizeof(BlockQ4_K);
         if (T == 1) {
-          _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 64), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 128), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + pf), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + pf + 64), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(p + pf + 128), _MM_HINT_T0);
         }
         uint16_t hd, hmin;
         std::memcpy(&hd, p, 2);
@@ -357,6 +371,7 @@ struct Q6KKernel {
     __m256 acc[R][T];
     for (int i = 0; i < R; ++i)
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
+    const size_t pf = prefetch_offset(t, R);
     for (int64_t b = 0; b < n_blocks; ++b) {
       __m256i isum[R][T];
       __m256i sc16[R];  // the 16 sub-block scales as int16
@@ -365,7 +380,7 @@ struct Q6KKernel {
         const uint8_t* p = w[i] + b * sizeof(BlockQ6_K);
         if (T == 1) {
           for (int line = 0; line < 4; ++line) {
-            _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + 64 * line), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(p + pf + 64 * line), _MM_HINT_T0);
           }
         }
         uint16_t hd;
