@@ -129,6 +129,11 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       ->capture_default_str();
   command->add_option("--path", options->matmul.path, "Kernels: best, avx2, scalar (matmul)")
       ->capture_default_str();
+  command->add_option("--probe-mb", options->matmul.probe_mb, "Bandwidth probe MiB (matmul)")
+      ->capture_default_str();
+  command->add_option("--working-set-mb", options->matmul.working_set_mb,
+                      "Weight MiB cycled per shape (matmul)")
+      ->capture_default_str();
   command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
       ->capture_default_str();
   command->add_option("--repeats", options->repeats,

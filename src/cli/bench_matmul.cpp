@@ -45,9 +45,6 @@ constexpr Shape kShapes[] = {
 };
 constexpr int kLayers = 24;
 
-// Enough copies of a matrix that cycling through them reads from memory,
-// as decoding a real model does, instead of from cache.
-constexpr size_t kMinWorkingSetBytes = size_t{256} << 20;
 
 struct ShapeResult {
   double seconds;
@@ -57,7 +54,8 @@ struct ShapeResult {
 };
 
 ShapeResult time_shape(const Shape& shape, TensorType type, int tokens, int repeats,
-                       kernels::KernelPath path, kernels::ThreadPool& pool) {
+                       size_t working_set_bytes, kernels::KernelPath path,
+                       kernels::ThreadPool& pool) {
   const size_t row_bytes = kernels::row_bytes(type, shape.cols);
   const size_t matrix_bytes = row_bytes * static_cast<size_t>(shape.rows);
   // Quantize a few random rows and repeat them: quantizing 50k rows would
@@ -71,7 +69,9 @@ ShapeResult time_shape(const Shape& shape, TensorType type, int tokens, int repe
     for (auto& v : src) v = dist(rng);
     kernels::quantize_row(type, src, std::span<uint8_t>(distinct.data() + r * row_bytes, row_bytes));
   }
-  const size_t copies = std::max<size_t>(1, (kMinWorkingSetBytes + matrix_bytes - 1) / matrix_bytes);
+  // Enough copies of the matrix that cycling through them reads from memory,
+  // as decoding a real model does, instead of from cache.
+  const size_t copies = std::max<size_t>(1, (working_set_bytes + matrix_bytes - 1) / matrix_bytes);
   std::vector<uint8_t> weights(matrix_bytes * copies);
   for (size_t r = 0; r < static_cast<size_t>(shape.rows) * copies; ++r) {
     std::memcpy(weights.data() + r * row_bytes, distinct.data() + (r % kDistinctRows) * row_bytes,
@@ -122,6 +122,12 @@ void run_matmul_bench(const MatmulBenchOptions& options) {
   if (options.repeats < 1 || options.repeats > 1000) {
     throw_error(ErrorCode::kInvalidArgument, "--repeats must be in [1, 1000], got {}", options.repeats);
   }
+  if (options.probe_mb < 1 || options.probe_mb > 65536 || options.working_set_mb < 0 ||
+      options.working_set_mb > 65536) {
+    throw_error(ErrorCode::kInvalidArgument, "--probe-mb must be in [1, 65536] and --working-set-mb in [0, 65536]");
+  }
+  const size_t probe_bytes = static_cast<size_t>(options.probe_mb) << 20;
+  const size_t working_set = static_cast<size_t>(options.working_set_mb) << 20;
   std::vector<TensorType> types;
   if (options.type == "all") {
     types = {TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kQ4_K, TensorType::kQ6_K,
@@ -145,7 +151,7 @@ void run_matmul_bench(const MatmulBenchOptions& options) {
   }
 
   kernels::ThreadPool pool(options.threads);
-  const double bandwidth = kernels::measure_read_bandwidth_gbps(pool, size_t{512} << 20, 5);
+  const double bandwidth = kernels::measure_read_bandwidth_gbps(pool, probe_bytes, 5);
   std::string out = fmt::format(
       "{{\"workload\":\"matmul\",\"path\":\"{}\",\"threads\":{},\"tokens\":{},\"repeats\":{},"
       "\"bandwidth_gbps\":{:.2f},\"types\":[",
@@ -164,16 +170,21 @@ void run_matmul_bench(const MatmulBenchOptions& options) {
       if (shape.cols % traits_of(type).block_elems != 0) {
         used = type == TensorType::kQ4_K ? TensorType::kQ4_0 : TensorType::kQ8_0;
       }
-      const ShapeResult r = time_shape(shape, used, options.tokens, options.repeats, path, pool);
+      // The cores and memory are often shared: a probe right before each
+      // shape makes its bandwidth fraction compare like with like.
+      const double local_bandwidth = kernels::measure_read_bandwidth_gbps(pool, std::max<size_t>(probe_bytes / 2, 4096), 3);
+      const ShapeResult r = time_shape(shape, used, options.tokens, options.repeats, working_set, path, pool);
       const int uses = shape.per_layer == 0 ? 1 : shape.per_layer * kLayers;
       pass_seconds += uses * r.seconds;
       pass_bytes += uses * static_cast<double>(kernels::row_bytes(used, shape.cols) * shape.rows);
       pass_flops += uses * 2.0 * static_cast<double>(shape.rows * shape.cols) * options.tokens;
       out += fmt::format(
           "{}{{\"shape\":\"{}\",\"weight_type\":\"{}\",\"us_per_call\":{:.1f},\"gbps\":{:.2f},\"bandwidth_fraction\":{:.3f},"
-          "\"gflops\":{:.1f},\"gflops_per_cpu_s\":{:.1f}}}",
+          "\"gflops\":{:.1f},\"gflops_per_cpu_s\":{:.1f},\"bandwidth_gbps_before\":{:.2f},"
+          "\"bandwidth_fraction_before\":{:.3f}}}",
           si ? "," : "", shape.name, tensor_type_name(used), r.seconds * 1e6, r.gbps, r.gbps / bandwidth, r.gflops,
-          2.0 * static_cast<double>(shape.rows * shape.cols) * options.tokens / r.cpu_seconds / 1e9);
+          2.0 * static_cast<double>(shape.rows * shape.cols) * options.tokens / r.cpu_seconds / 1e9,
+          local_bandwidth, r.gbps / local_bandwidth);
     }
     const double pass_gbps = pass_bytes / pass_seconds / 1e9;
     out += fmt::format(

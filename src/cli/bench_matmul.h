@@ -10,6 +10,8 @@ struct MatmulBenchOptions {
   int tokens = 1;             // 1 = decode (matrix x vector)
   int repeats = 5;
   std::string path = "best";  // "best", "avx2" or "scalar"
+  int probe_mb = 512;         // bandwidth probe buffer
+  int working_set_mb = 256;   // weights cycled through per shape (beats the cache)
 };
 
 // Times the matmul kernels on the 0.5b preset's matrix shapes and prints one

@@ -11,6 +11,10 @@
 #include "engine/kernels/fp16.h"
 #include "engine/kernels/matmul_internal.h"
 
+// The R x T tile loops must be fully unrolled so the accumulators live in
+// registers; GCC at -O2 keeps them in memory otherwise.
+#define TETHER_UNROLL _Pragma("GCC unroll 16")
+
 namespace tether::kernels::detail {
 namespace {
 
@@ -124,28 +128,37 @@ struct FloatKernel {
   static void tile(const MatmulTask& t, int64_t r, int64_t k) {
     const int64_t cols = t.w->cols;
     const uint8_t* w[R];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
     const float* x[T];
+    TETHER_UNROLL
     for (int j = 0; j < T; ++j) x[j] = t.x + (k + j) * t.x_stride;
     __m256 acc[R][T];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
     const size_t pf = prefetch_offset(t, R);
     int64_t c = 0;
     for (; c + 8 <= cols; c += 8) {
       __m256 wv[R];
+      TETHER_UNROLL
       for (int i = 0; i < R; ++i) {
         if (T == 1 && c % (64 / Load::kBytes) == 0) {
           _mm_prefetch(reinterpret_cast<const char*>(w[i] + c * Load::kBytes + pf), _MM_HINT_T0);
         }
         wv[i] = Load::load8(w[i] + c * Load::kBytes);
       }
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
         const __m256 xv = _mm256_loadu_ps(x[j] + c);
+        TETHER_UNROLL
         for (int i = 0; i < R; ++i) acc[i][j] = _mm256_fmadd_ps(wv[i], xv, acc[i][j]);
       }
     }
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i) {
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
         // The scalar kernel's lane l holds columns = l (mod 8); the tail
         // columns join their lanes before the lanes are combined.
@@ -173,21 +186,35 @@ inline __m256i dot_i8_lanes(__m256i w, __m256i x) {
 
 struct UnpackQ8_0 {
   using Block = BlockQ8_0;
+  static constexpr bool kOffsetBy8 = false;
   static __m256i quants(const uint8_t* p) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + offsetof(BlockQ8_0, qs)));
   }
 };
 
+// Q4_0 quants stay unsigned nibbles (0..15), which maddubs takes directly;
+// the kernel subtracts 8 * (pair sums of x) instead of shifting every nibble
+// by -8 and fixing signs.
 struct UnpackQ4_0 {
   using Block = BlockQ4_0;
+  static constexpr bool kOffsetBy8 = true;
   static __m256i quants(const uint8_t* p) {
     const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(BlockQ4_0, qs)));
     const __m128i mask = _mm_set1_epi8(0x0f);
     const __m128i lo = _mm_and_si128(packed, mask);
     const __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), mask);
-    return _mm256_sub_epi8(_mm256_set_m128i(hi, lo), _mm256_set1_epi8(8));
+    return _mm256_set_m128i(hi, lo);
   }
 };
+
+// Lane sums of (q - 8) * x for unsigned nibbles q, given offset8 =
+// offset_lanes(x).
+inline __m256i offset_lanes(__m256i x) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), x), _mm256_set1_epi16(1));
+}
+inline __m256i dot_u4_lanes(__m256i q, __m256i x, __m256i offset8) {
+  return _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, x), _mm256_set1_epi16(1)), offset8);
+}
 
 template <class Unpack>
 struct Q8Kernel {
@@ -201,18 +228,23 @@ struct Q8Kernel {
   static void tile(const MatmulTask& t, int64_t r, int64_t k) {
     const int64_t n_blocks = t.w->cols / kQk8_0;
     const uint8_t* w[R];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
     const BlockQ8_0* x[T];
+    TETHER_UNROLL
     for (int j = 0; j < T; ++j) {
       x[j] = reinterpret_cast<const BlockQ8_0*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
     }
     __m256 acc[R][T];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
     const size_t pf = prefetch_offset(t, R);
     for (int64_t b = 0; b < n_blocks; ++b) {
       __m256i wq[R];
       __m256 wd[R];
+      TETHER_UNROLL
       for (int i = 0; i < R; ++i) {
         const uint8_t* p = w[i] + b * sizeof(WBlock);
         if (T == 1) _mm_prefetch(reinterpret_cast<const char*>(p + pf), _MM_HINT_T0);
@@ -221,16 +253,28 @@ struct Q8Kernel {
         wd[i] = _mm256_set1_ps(half_to_float(d));
         wq[i] = Unpack::quants(p);
       }
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
         const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs));
         const __m256 xd = _mm256_set1_ps(half_to_float(x[j][b].d));
+        __m256i offset8 = _mm256_setzero_si256();
+        if constexpr (Unpack::kOffsetBy8) offset8 = offset_lanes(xq);
+        TETHER_UNROLL
         for (int i = 0; i < R; ++i) {
-          const __m256 dot = _mm256_cvtepi32_ps(dot_i8_lanes(wq[i], xq));
+          __m256i lanes;
+          if constexpr (Unpack::kOffsetBy8) {
+            lanes = dot_u4_lanes(wq[i], xq, offset8);
+          } else {
+            lanes = dot_i8_lanes(wq[i], xq);
+          }
+          const __m256 dot = _mm256_cvtepi32_ps(lanes);
           acc[i][j] = _mm256_fmadd_ps(dot, _mm256_mul_ps(wd[i], xd), acc[i][j]);
         }
       }
     }
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]);
   }
 };
@@ -247,6 +291,28 @@ inline int32_t q4_k_min_term(const uint8_t* mins8, const BlockQ8K& x) {
   return hsum_i32(_mm256_madd_epi16(bsums, m16));
 }
 
+// All 8 scales and mins of a Q4_K block at once, four bytes per word:
+// scales 0-3 / mins 0-3 are the low 6 bits of bytes 0-3 / 4-7; scales 4-7 /
+// mins 4-7 take their low 4 bits from the low / high nibbles of bytes 8-11
+// and their top 2 bits from bits 6-7 of bytes 0-3 / 4-7.
+inline void unpack_q4_k_scales_mins(const uint8_t* packed, uint8_t* scales, uint8_t* mins) {
+  uint32_t a, b, c;
+  std::memcpy(&a, packed, 4);
+  std::memcpy(&b, packed + 4, 4);
+  std::memcpy(&c, packed + 8, 4);
+  constexpr uint32_t kLow6 = 0x3f3f3f3f;
+  constexpr uint32_t kLow4 = 0x0f0f0f0f;
+  constexpr uint32_t kTop2 = 0x03030303;
+  const uint32_t scales_lo = a & kLow6;
+  const uint32_t scales_hi = (c & kLow4) | (((a >> 6) & kTop2) << 4);
+  const uint32_t mins_lo = b & kLow6;
+  const uint32_t mins_hi = ((c >> 4) & kLow4) | (((b >> 6) & kTop2) << 4);
+  std::memcpy(scales, &scales_lo, 4);
+  std::memcpy(scales + 4, &scales_hi, 4);
+  std::memcpy(mins, &mins_lo, 4);
+  std::memcpy(mins + 4, &mins_hi, 4);
+}
+
 struct Q4KKernel {
   static int64_t token_chunk(const MatmulTask& t) {
     return std::max<int64_t>(1, (256 * 1024) / static_cast<int64_t>(t.xq_stride + 1));
@@ -256,17 +322,21 @@ struct Q4KKernel {
   static void tile(const MatmulTask& t, int64_t r, int64_t k) {
     const int64_t n_blocks = t.w->cols / kQkK;
     const uint8_t* w[R];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
     const BlockQ8K* x[T];
+    TETHER_UNROLL
     for (int j = 0; j < T; ++j) {
       x[j] = reinterpret_cast<const BlockQ8K*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
     }
     __m256 acc[R][T];
-    float min_acc[R][T];
+    __m256 min_acc[R][T];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
         acc[i][j] = _mm256_setzero_ps();
-        min_acc[i][j] = 0.0f;
+        min_acc[i][j] = _mm256_setzero_ps();
       }
     const __m256i mask = _mm256_set1_epi8(0x0f);
     const size_t pf = prefetch_offset(t, R);
@@ -274,7 +344,9 @@ struct Q4KKernel {
       __m256i isum[R][T];
       float d[R];
       float dmin[R];
-      alignas(16) uint8_t mins[R][8];
+      alignas(16) int16_t scales[R][8];
+      __m256i mins16[R];  // each min twice: it covers two 16-value group sums
+      TETHER_UNROLL
       for (int i = 0; i < R; ++i) {
         const uint8_t* p = w[i] + b * sizeof(BlockQ4_K);
         if (T == 1) {
@@ -287,28 +359,31 @@ struct Q4KKernel {
         std::memcpy(&hmin, p + 2, 2);
         d[i] = half_to_float(hd);
         dmin[i] = half_to_float(hmin);
+        TETHER_UNROLL
         for (int j = 0; j < T; ++j) isum[i][j] = _mm256_setzero_si256();
+        uint8_t scale8[8];
+        uint8_t min8[8];
+        unpack_q4_k_scales_mins(p + offsetof(BlockQ4_K, scales), scale8, min8);
+        _mm_store_si128(reinterpret_cast<__m128i*>(scales[i]),
+                        _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scale8))));
+        const __m128i m8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(min8));
+        mins16[i] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
       }
-      int16_t scales[R][8];
-      for (int i = 0; i < R; ++i) {
-        const uint8_t* packed = w[i] + b * sizeof(BlockQ4_K) + offsetof(BlockQ4_K, scales);
-        for (int s = 0; s < 8; ++s) {
-          const Q4KScaleMin sm = unpack_q4_k_scale_min(s, packed);
-          scales[i][s] = sm.scale;
-          mins[i][s] = sm.min;
-        }
-      }
+      TETHER_UNROLL
       for (int c = 0; c < 4; ++c) {
         __m256i lo[R], hi[R];
+        TETHER_UNROLL
         for (int i = 0; i < R; ++i) {
           const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(
               w[i] + b * sizeof(BlockQ4_K) + offsetof(BlockQ4_K, qs) + 32 * c));
           lo[i] = _mm256_and_si256(q, mask);
           hi[i] = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
         }
+        TETHER_UNROLL
         for (int j = 0; j < T; ++j) {
           const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs + 64 * c));
           const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs + 64 * c + 32));
+          TETHER_UNROLL
           for (int i = 0; i < R; ++i) {
             const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[i], x_lo),
                                                    _mm256_set1_epi16(scales[i][2 * c]));
@@ -318,17 +393,24 @@ struct Q4KKernel {
           }
         }
       }
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
+        const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].bsums));
+        TETHER_UNROLL
         for (int i = 0; i < R; ++i) {
           acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i][j]), _mm256_set1_ps(d[i] * x[j][b].d),
                                       acc[i][j]);
-          const float m = dmin[i] * x[j][b].d;
-          min_acc[i][j] += m * static_cast<float>(q4_k_min_term(mins[i], x[j][b]));
+          min_acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, mins16[i])),
+                                          _mm256_set1_ps(dmin[i] * x[j][b].d), min_acc[i][j]);
         }
       }
     }
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
-      for (int j = 0; j < T; ++j) t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]) - min_acc[i][j];
+      TETHER_UNROLL
+      for (int j = 0; j < T; ++j) {
+        t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]) - hsum(min_acc[i][j]);
+      }
   }
 };
 
@@ -359,23 +441,42 @@ struct Q6KKernel {
     return _mm256_or_si256(nibble, _mm256_and_si256(top, m2));
   }
 
+  // From the 16 scales as int16 (sub-blocks 0-7 in the low lane, 8-15 in
+  // the high lane): scale 8h + 2v in every low-lane slot and 8h + 2v + 1 in
+  // every high-lane slot, to multiply vector v of half h.
+  static __m256i pair_scales(__m256i sc16, int h, int v) {
+    const __m256i half = h == 0 ? _mm256_permute2x128_si256(sc16, sc16, 0x00)
+                                : _mm256_permute2x128_si256(sc16, sc16, 0x11);
+    const char lo0 = static_cast<char>(4 * v), lo1 = static_cast<char>(4 * v + 1);
+    const char hi0 = static_cast<char>(4 * v + 2), hi1 = static_cast<char>(4 * v + 3);
+    const __m256i control = _mm256_setr_epi8(
+        lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1, lo0, lo1,
+        hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1, hi0, hi1);
+    return _mm256_shuffle_epi8(half, control);
+  }
+
   template <int R, int T>
   static void tile(const MatmulTask& t, int64_t r, int64_t k) {
     const int64_t n_blocks = t.w->cols / kQkK;
     const uint8_t* w[R];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i) w[i] = row_ptr(t, r + i);
     const BlockQ8K* x[T];
+    TETHER_UNROLL
     for (int j = 0; j < T; ++j) {
       x[j] = reinterpret_cast<const BlockQ8K*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
     }
     __m256 acc[R][T];
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) acc[i][j] = _mm256_setzero_ps();
     const size_t pf = prefetch_offset(t, R);
     for (int64_t b = 0; b < n_blocks; ++b) {
       __m256i isum[R][T];
       __m256i sc16[R];  // the 16 sub-block scales as int16
       float d[R];
+      TETHER_UNROLL
       for (int i = 0; i < R; ++i) {
         const uint8_t* p = w[i] + b * sizeof(BlockQ6_K);
         if (T == 1) {
@@ -389,27 +490,30 @@ struct Q6KKernel {
         sc16[i] = _mm256_cvtepi8_epi16(
             _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + offsetof(BlockQ6_K, scales))));
         // Start from -32 * sum(scale * group sum): the quants are stored +32.
+        TETHER_UNROLL
         for (int j = 0; j < T; ++j) {
           const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].bsums));
           isum[i][j] = _mm256_sub_epi32(_mm256_setzero_si256(),
                                         _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16[i]), 5));
         }
       }
+      TETHER_UNROLL
       for (int h = 0; h < 2; ++h) {
+        TETHER_UNROLL
         for (int v = 0; v < 4; ++v) {
           // Vector v of half h spans sub-blocks 8h + 2v (low 16 bytes) and
           // 8h + 2v + 1 (high 16 bytes).
           __m256i q[R];
           __m256i scale[R];
+          TETHER_UNROLL
           for (int i = 0; i < R; ++i) {
             q[i] = unpack(w[i] + b * sizeof(BlockQ6_K), h, v);
-            const int s = 8 * h + 2 * v;
-            const int16_t s0 = static_cast<int8_t>(w[i][b * sizeof(BlockQ6_K) + offsetof(BlockQ6_K, scales) + s]);
-            const int16_t s1 = static_cast<int8_t>(w[i][b * sizeof(BlockQ6_K) + offsetof(BlockQ6_K, scales) + s + 1]);
-            scale[i] = _mm256_set_m128i(_mm_set1_epi16(s1), _mm_set1_epi16(s0));
+            scale[i] = pair_scales(sc16[i], h, v);
           }
+          TETHER_UNROLL
           for (int j = 0; j < T; ++j) {
             const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].qs + 128 * h + 32 * v));
+            TETHER_UNROLL
             for (int i = 0; i < R; ++i) {
               isum[i][j] = _mm256_add_epi32(
                   isum[i][j], _mm256_madd_epi16(_mm256_maddubs_epi16(q[i], xq), scale[i]));
@@ -417,14 +521,18 @@ struct Q6KKernel {
           }
         }
       }
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) {
+        TETHER_UNROLL
         for (int i = 0; i < R; ++i) {
           acc[i][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i][j]), _mm256_set1_ps(d[i] * x[j][b].d),
                                       acc[i][j]);
         }
       }
     }
+    TETHER_UNROLL
     for (int i = 0; i < R; ++i)
+      TETHER_UNROLL
       for (int j = 0; j < T; ++j) t.y[(k + j) * t.y_stride + r + i] = hsum(acc[i][j]);
   }
 };
@@ -493,26 +601,26 @@ int32_t dot_q8_0_block_avx2(const BlockQ8_0& w, const BlockQ8_0& x) {
 }
 
 int32_t dot_q4_0_block_avx2(const BlockQ4_0& w, const BlockQ8_0& x) {
-  return hsum_i32(dot_i8_lanes(UnpackQ4_0::quants(reinterpret_cast<const uint8_t*>(&w)),
-                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs))));
+  const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+  return hsum_i32(dot_u4_lanes(UnpackQ4_0::quants(reinterpret_cast<const uint8_t*>(&w)), xq,
+                               offset_lanes(xq)));
 }
 
 void dot_q4_k_block_avx2(const BlockQ4_K& w, const BlockQ8K& x, int32_t* sum_qx, int32_t* sum_mins) {
   const __m256i mask = _mm256_set1_epi8(0x0f);
   __m256i isum = _mm256_setzero_si256();
+  uint8_t scales[8];
   uint8_t mins[8];
+  unpack_q4_k_scales_mins(w.scales, scales, mins);
+  TETHER_UNROLL
   for (int c = 0; c < 4; ++c) {
-    const Q4KScaleMin s0 = unpack_q4_k_scale_min(2 * c, w.scales);
-    const Q4KScaleMin s1 = unpack_q4_k_scale_min(2 * c + 1, w.scales);
-    mins[2 * c] = s0.min;
-    mins[2 * c + 1] = s1.min;
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * c));
     const __m256i lo = _mm256_and_si256(q, mask);
     const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
     const __m256i x_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 64 * c));
     const __m256i x_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 64 * c + 32));
-    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x_lo), _mm256_set1_epi16(s0.scale)));
-    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), _mm256_set1_epi16(s1.scale)));
+    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, x_lo), _mm256_set1_epi16(scales[2 * c])));
+    isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, x_hi), _mm256_set1_epi16(scales[2 * c + 1])));
   }
   *sum_qx = hsum_i32(isum);
   *sum_mins = q4_k_min_term(mins, x);
@@ -523,10 +631,11 @@ int32_t dot_q6_k_block_avx2(const BlockQ6_K& w, const BlockQ8K& x) {
   const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales)));
   const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.bsums));
   __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(bs, sc16), 5));
+  TETHER_UNROLL
   for (int h = 0; h < 2; ++h) {
+    TETHER_UNROLL
     for (int v = 0; v < 4; ++v) {
-      const int s = 8 * h + 2 * v;
-      const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(w.scales[s + 1]), _mm_set1_epi16(w.scales[s]));
+      const __m256i scale = Q6KKernel::pair_scales(sc16, h, v);
       const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs + 128 * h + 32 * v));
       isum = _mm256_add_epi32(isum, _mm256_madd_epi16(_mm256_maddubs_epi16(Q6KKernel::unpack(block, h, v), xq), scale));
     }
@@ -548,19 +657,19 @@ double sum_floats_avx2(const float* data, size_t n) {
 RowKernel avx2_row_kernel(TensorType type) {
   switch (type) {
     case TensorType::kF32:
-      return run_kernel<FloatKernel<LoadF32>, 4, 4, 2>;
+      return run_kernel<FloatKernel<LoadF32>, 4, 3, 4>;
     case TensorType::kF16:
-      return run_kernel<FloatKernel<LoadF16>, 4, 4, 2>;
+      return run_kernel<FloatKernel<LoadF16>, 4, 3, 4>;
     case TensorType::kBF16:
-      return run_kernel<FloatKernel<LoadBF16>, 4, 4, 2>;
+      return run_kernel<FloatKernel<LoadBF16>, 4, 3, 4>;
     case TensorType::kQ8_0:
-      return run_kernel<Q8Kernel<UnpackQ8_0>, 4, 2, 4>;
+      return run_kernel<Q8Kernel<UnpackQ8_0>, 4, 3, 4>;
     case TensorType::kQ4_0:
-      return run_kernel<Q8Kernel<UnpackQ4_0>, 4, 2, 4>;
+      return run_kernel<Q8Kernel<UnpackQ4_0>, 4, 3, 4>;
     case TensorType::kQ4_K:
-      return run_kernel<Q4KKernel, 4, 2, 4>;
+      return run_kernel<Q4KKernel, 4, 3, 4>;
     case TensorType::kQ6_K:
-      return run_kernel<Q6KKernel, 4, 2, 4>;
+      return run_kernel<Q6KKernel, 4, 3, 4>;
     default:
       return nullptr;
   }
