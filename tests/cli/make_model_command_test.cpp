@@ -135,5 +135,23 @@ TEST_F(MakeModelCommandTest, VocabFileProvidesTheTokenizer) {
   EXPECT_NE(both.output.find("--vocab-size"), std::string::npos) << both.output;
 }
 
+TEST_F(MakeModelCommandTest, ArchAndRopeScalingFlags) {
+  auto result = run_tether("make-model --preset tiny --type q8_0 --layers 1 --vocab-size 600 "
+                           "--arch qwen2 --rope-scaling yarn --rope-scale-factor 4 "
+                           "--rope-original-context 1024 -o " + out("q.gguf"),
+                           dir_);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("qwen2"), std::string::npos) << result.output;
+  auto file = gguf::GgufFile::open(dir_ / "q.gguf");
+  EXPECT_EQ(file.get_string("general.architecture"), "qwen2");
+  EXPECT_EQ(file.get_string("qwen2.rope.scaling.type"), "yarn");
+  EXPECT_EQ(file.get_uint("qwen2.rope.scaling.original_context_length"), 1024u);
+  EXPECT_NE(file.find_tensor("blk.0.attn_q.bias"), nullptr);
+
+  result = run_tether("make-model --arch gpt2 -o " + out("x.gguf"), dir_);
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.output.find("unknown architecture 'gpt2'"), std::string::npos) << result.output;
+}
+
 }  // namespace
 }  // namespace tether

@@ -12,6 +12,19 @@ namespace {
 
 // Grows a buffer to at least n elements; never shrinks, so steady-state
 // steps reuse the same memory.
+// Runs fn(row) for every row, spread over the pool when there are enough rows
+// to pay for the hand-off.
+template <typename Fn>
+void for_rows(kernels::ThreadPool& pool, int64_t n_rows, const Fn& fn) {
+  if (n_rows < 4 || pool.size() == 1) {
+    for (int64_t row = 0; row < n_rows; ++row) fn(row);
+    return;
+  }
+  pool.parallel_for(n_rows, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t row = begin; row < end; ++row) fn(row);
+  });
+}
+
 template <typename T>
 void reserve_at_least(std::vector<T>& buffer, size_t n) {
   if (buffer.size() < n) buffer.resize(n);
@@ -189,15 +202,16 @@ void LlamaModel::run_layer(int32_t layer_idx, std::span<const SequenceInput> bat
   const int32_t n_pairs = rope_->n_pairs();
   const int32_t block_tokens = kv.shape().block_tokens;
 
-  // Attention block.
-  for (int64_t row = 0; row < n_tokens; ++row) {
+  // Attention block. Row-wise steps run on the pool too: at prefill sizes
+  // they would otherwise leave all but one thread idle between matmuls.
+  for_rows(pool, n_tokens, [&](int64_t row) {
     rms_norm(s.x.data() + row * hidden, w.attn_norm.data(), hidden, config_.rms_eps,
              s.xn.data() + row * hidden);
-  }
+  });
   kernels::matmul(w.wq, s.xn.data(), n_tokens, hidden, s.q.data(), q_dim, pool, path);
   kernels::matmul(w.wk, s.xn.data(), n_tokens, hidden, s.k.data(), kv_dim, pool, path);
   kernels::matmul(w.wv, s.xn.data(), n_tokens, hidden, s.v.data(), kv_dim, pool, path);
-  for (int64_t row = 0; row < n_tokens; ++row) {
+  for_rows(pool, n_tokens, [&](int64_t row) {
     float* q = s.q.data() + row * q_dim;
     float* k = s.k.data() + row * kv_dim;
     float* v = s.v.data() + row * kv_dim;
@@ -219,7 +233,7 @@ void LlamaModel::run_layer(int32_t layer_idx, std::span<const SequenceInput> bat
     const int32_t pos = s.positions[row];
     const SequenceInput& input = batch[s.seq_of_row[row]];
     kv.write(input.block_table[pos / block_tokens], pos % block_tokens, layer_idx, k, v);
-  }
+  });
 
   for (auto& task : s.tasks) task.layer = layer_idx;
   const int64_t n_items = s.task_first_item.back();
@@ -237,16 +251,17 @@ void LlamaModel::run_layer(int32_t layer_idx, std::span<const SequenceInput> bat
   });
 
   kernels::matmul(w.wo, s.attn.data(), n_tokens, q_dim, s.xn.data(), hidden, pool, path);
-  add_in_place(s.x.data(), s.xn.data(), n_tokens * hidden);
-
-  // Feed-forward block (SwiGLU).
-  for (int64_t row = 0; row < n_tokens; ++row) {
+  // Feed-forward block (SwiGLU), after the attention residual.
+  for_rows(pool, n_tokens, [&](int64_t row) {
+    add_in_place(s.x.data() + row * hidden, s.xn.data() + row * hidden, hidden);
     rms_norm(s.x.data() + row * hidden, w.ffn_norm.data(), hidden, config_.rms_eps,
              s.xn.data() + row * hidden);
-  }
+  });
   kernels::matmul(w.gate, s.xn.data(), n_tokens, hidden, s.gate.data(), ffn, pool, path);
   kernels::matmul(w.up, s.xn.data(), n_tokens, hidden, s.up.data(), ffn, pool, path);
-  swiglu(s.gate.data(), s.up.data(), n_tokens * ffn);
+  for_rows(pool, n_tokens, [&](int64_t row) {
+    swiglu(s.gate.data() + row * ffn, s.up.data() + row * ffn, ffn);
+  });
   kernels::matmul(w.down, s.gate.data(), n_tokens, ffn, s.xn.data(), hidden, pool, path);
   add_in_place(s.x.data(), s.xn.data(), n_tokens * hidden);
 }

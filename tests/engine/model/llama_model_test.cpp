@@ -6,9 +6,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <numeric>
 
 #include "common/error.h"
+#include "engine/gguf/gguf_writer.h"
 #include "engine/model/test_models.h"
 
 namespace tether::model {
@@ -332,6 +334,67 @@ TEST(LlamaModel, InvalidInputsAreRejectedBeforeCompute) {
   kv::KvBlockStorage wrong({1, 2, 64, 16, kv::KvType::kF16}, 1);
   SequenceInput input{ok, 0, table, false};
   EXPECT_THROW(model.forward({&input, 1}, wrong, out, pool), Error);
+}
+
+}  // namespace
+}  // namespace tether::model
+
+namespace tether::model {
+namespace {
+
+// Qwen3 models have a head dim independent of hidden / heads (key_length):
+// rebuild a tiny qwen3 file with head dim 128 (q_dim 512 != hidden 256) and
+// check the engine against the reference.
+TEST(LlamaModel, HeadDimFromKeyLengthMatchesReference) {
+  auto source = make_model(small_options(Architecture::kQwen3, TensorType::kF32));
+  gguf::GgufWriter writer;
+  for (const auto& entry : source->metadata()) {
+    if (entry.key != gguf::kAlignmentKey) writer.set(entry.key, entry.value);
+  }
+  writer.set("qwen3.attention.key_length", gguf::Value::of_u32(128));
+  writer.set("qwen3.attention.value_length", gguf::Value::of_u32(128));
+  writer.set("qwen3.rope.dimension_count", gguf::Value::of_u32(128));
+  uint32_t state = 12345;
+  auto random_f32 = [&state](size_t n, float mean, float scale) {
+    std::vector<uint8_t> bytes(n * sizeof(float));
+    for (size_t i = 0; i < n; ++i) {
+      state = state * 1664525u + 1013904223u;
+      const float value = mean + scale * (static_cast<float>(state >> 8) / (1 << 24) - 0.5f);
+      std::memcpy(bytes.data() + i * sizeof(float), &value, sizeof(float));
+    }
+    return bytes;
+  };
+  for (const auto& tensor : source->tensors()) {
+    std::vector<uint64_t> dims = tensor.dims;
+    const std::string& name = tensor.name;
+    if (name.ends_with("attn_q.weight")) dims = {256, 512};
+    if (name.ends_with("attn_k.weight") || name.ends_with("attn_v.weight")) dims = {256, 256};
+    if (name.ends_with("attn_output.weight")) dims = {512, 256};
+    if (name.ends_with("attn_q_norm.weight") || name.ends_with("attn_k_norm.weight")) dims = {128};
+    if (dims == tensor.dims) {
+      auto bytes = source->tensor_data(tensor);
+      writer.add_tensor(name, tensor.type, dims, std::vector<uint8_t>(bytes.begin(), bytes.end()));
+    } else {
+      const size_t n = dims.size() == 1 ? dims[0] : dims[0] * dims[1];
+      const bool is_norm = dims.size() == 1;
+      writer.add_tensor(name, TensorType::kF32, dims,
+                        random_f32(n, is_norm ? 1.0f : 0.0f, is_norm ? 0.1f : 0.2f));
+    }
+  }
+  auto file = std::make_shared<const gguf::GgufFile>(
+      gguf::GgufFile::from_bytes(writer.write_to_memory(), "qwen3-hd128"));
+  auto model = LlamaModel::load(file);
+  EXPECT_EQ(model.config().head_dim, 128);
+  EXPECT_EQ(model.config().q_dim(), 512);
+  const auto tokens = prompt_tokens(10, 512);
+  const auto expected = ReferenceModel(*file).forward(tokens);
+  ThreadPool pool(2);
+  kv::KvBlockStorage kv(model.kv_shape(4, kv::KvType::kF32), 3);
+  const auto table = block_table(3, 0);
+  const auto rows = run(model, kv, tokens, 0, table, pool, kernels::best_kernel_path());
+  for (size_t t = 0; t < rows.size(); ++t) {
+    for (size_t i = 0; i < rows[t].size(); ++i) ASSERT_NEAR(rows[t][i], expected[t][i], 1e-4);
+  }
 }
 
 }  // namespace

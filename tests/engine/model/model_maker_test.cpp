@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -393,6 +394,62 @@ TEST(ModelMakerTest, BuiltinVocabTokenizesAndRoundTrips) {
   EXPECT_EQ(tok.vocab().text(chat.front()), "<|im_start|>");
   EXPECT_TRUE(tok.is_eog(tok.vocab().find("<|im_end|>")));
   EXPECT_EQ(tok.eos_id(), tok.vocab().find("<|im_end|>"));
+}
+
+TEST(ModelMaker, ArchitecturesWritePrefixedKeysAndTheirExtraTensors) {
+  for (Architecture arch : {Architecture::kQwen2, Architecture::kQwen3}) {
+    auto options = tiny_options(TensorType::kQ8_0);
+    options.arch = arch;
+    const GgufFile file = make(options);
+    const std::string name(architecture_name(arch));
+    EXPECT_EQ(file.get_string("general.architecture"), name);
+    EXPECT_EQ(file.get_uint(name + ".embedding_length"), 256u);
+    EXPECT_EQ(file.get_uint(name + ".attention.head_count_kv"), 2u);
+    EXPECT_EQ(file.find("llama.embedding_length"), nullptr);
+    const auto* bias = file.find_tensor("blk.1.attn_k.bias");
+    const auto* norm = file.find_tensor("blk.1.attn_q_norm.weight");
+    if (arch == Architecture::kQwen2) {
+      ASSERT_NE(bias, nullptr);
+      EXPECT_EQ(bias->type, TensorType::kF32);
+      EXPECT_EQ(bias->dims, (std::vector<uint64_t>{128}));
+      EXPECT_EQ(norm, nullptr);
+    } else {
+      ASSERT_NE(norm, nullptr);
+      EXPECT_EQ(norm->type, TensorType::kF32);
+      EXPECT_EQ(norm->dims, (std::vector<uint64_t>{64}));
+      EXPECT_EQ(bias, nullptr);
+    }
+  }
+}
+
+TEST(ModelMaker, RopeScalingMetadataAndLlama3Factors) {
+  auto options = tiny_options(TensorType::kF32);
+  options.rope_scaling.type = "yarn";
+  options.rope_scaling.factor = 4.0f;
+  options.rope_scaling.original_context = 512;
+  const GgufFile yarn = make(options);
+  EXPECT_EQ(yarn.get_string("llama.rope.scaling.type"), "yarn");
+  EXPECT_FLOAT_EQ(yarn.get_float("llama.rope.scaling.factor"), 4.0);
+  EXPECT_EQ(yarn.get_uint("llama.rope.scaling.original_context_length"), 512u);
+
+  options.rope_scaling.type = "llama3";
+  options.rope_scaling.factor = 8.0f;
+  options.rope_scaling.original_context = 64;
+  const GgufFile llama3 = make(options);
+  const auto* freqs = llama3.find_tensor("rope_freqs.weight");
+  ASSERT_NE(freqs, nullptr);
+  ASSERT_EQ(freqs->dims, (std::vector<uint64_t>{32}));
+  std::vector<float> factors(32);
+  kernels::dequantize_row(TensorType::kF32, llama3.tensor_data(*freqs), factors);
+  EXPECT_FLOAT_EQ(factors.front(), 1.0f);  // highest frequency: unscaled
+  EXPECT_FLOAT_EQ(factors.back(), 8.0f);   // lowest frequency: divided by the factor
+  EXPECT_TRUE(std::is_sorted(factors.begin(), factors.end()));
+
+  options.rope_scaling.type = "ntk";
+  EXPECT_THROW(ModelMaker{options}, Error);
+  options.rope_scaling.type = "linear";
+  options.rope_scaling.factor = 0.5f;
+  EXPECT_THROW(ModelMaker{options}, Error);
 }
 
 }  // namespace
