@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/bench_matmul.h"
+#include "cli/bench_model.h"
 #include "cli/commands.h"
 #include "common/error.h"
 #include "engine/gguf/gguf_file.h"
@@ -19,11 +20,12 @@ namespace tether::cli {
 namespace {
 
 struct BenchOptions {
-  std::string workload = "tokenize";
+  std::string workload = "model";
   std::string model_path;
   double text_mb = 1.0;
-  int repeats = 5;
+  int repeats = 0;  // 0: the workload's default
   uint64_t seed = 42;
+  ModelBenchOptions model;
   MatmulBenchOptions matmul;
 };
 
@@ -54,9 +56,10 @@ void run_tokenize_workload(const BenchOptions& options) {
     throw_error(ErrorCode::kInvalidArgument, "--text-mb must be in (0, 1024], got {}",
                 options.text_mb);
   }
-  if (options.repeats < 1 || options.repeats > 1000) {
+  const int repeats = options.repeats == 0 ? 5 : options.repeats;
+  if (repeats < 1 || repeats > 1000) {
     throw_error(ErrorCode::kInvalidArgument, "--repeats must be in [1, 1000], got {}",
-                options.repeats);
+                repeats);
   }
   const auto load_start = Clock::now();
   const gguf::GgufFile file = gguf::GgufFile::open(model::resolve_model_path(options.model_path));
@@ -70,7 +73,7 @@ void run_tokenize_workload(const BenchOptions& options) {
   size_t n_tokens = tok.encode(text, encode_options).size();
   std::vector<double> timings;
   std::vector<double> cpu_timings;
-  for (int i = 0; i < options.repeats; ++i) {
+  for (int i = 0; i < repeats; ++i) {
     const auto start = Clock::now();
     const double cpu_start = thread_cpu_seconds();
     const size_t count = tok.encode(text, encode_options).size();
@@ -91,7 +94,7 @@ void run_tokenize_workload(const BenchOptions& options) {
       "\"seconds\":{:.4f},\"tokens_per_s\":{:.0f},\"mb_per_s\":{:.3f},\"cpu_seconds\":{:.4f},"
       "\"tokens_per_cpu_s\":{:.0f}}}\n",
       file.source_name(), vocab_kind, tok.vocab().pre_type(), tok.n_vocab(), load_seconds,
-      text.size(), n_tokens, options.repeats, seconds, static_cast<double>(n_tokens) / seconds,
+      text.size(), n_tokens, repeats, seconds, static_cast<double>(n_tokens) / seconds,
       static_cast<double>(text.size()) / (1024.0 * 1024.0) / seconds, cpu_seconds,
       static_cast<double>(n_tokens) / cpu_seconds);
 }
@@ -100,12 +103,25 @@ void run_tokenize_workload(const BenchOptions& options) {
 
 void add_bench_command(CLI::App& app, CommandResult& result) {
   auto options = std::make_shared<BenchOptions>();
-  CLI::App* command = app.add_subcommand("bench", "Measure a workload and print JSON results");
+  CLI::App* command = app.add_subcommand(
+      "bench",
+      "Measure a workload and print JSON results.\n"
+      "model: prefill, decode and batched decode tok/s, peak RSS, and decode against the\n"
+      "memory-bandwidth limit measured in the same run. tokenize: tokenizer throughput.");
   command->add_option("--workload", options->workload, "What to measure")
-      ->check(CLI::IsMember({"tokenize", "matmul"}))
+      ->check(CLI::IsMember({"model", "tokenize", "matmul"}))
       ->capture_default_str();
-  command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\"");
-  command->add_option("--threads,-t", options->matmul.threads, "Compute threads")
+  command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\" (model, tokenize)");
+  command->add_option("--threads,-t", options->model.threads, "Compute threads; 0 = one per hardware thread")
+      ->capture_default_str();
+  command->add_option("--prefill-tokens", options->model.prefill_tokens, "Prompt length of the prefill run (model)")
+      ->capture_default_str();
+  command->add_option("--decode-tokens", options->model.decode_tokens, "Tokens generated per decode run (model)")
+      ->capture_default_str();
+  command->add_option("--batch", options->model.batch_sizes, "Batched-decode sequence counts (model)")
+      ->delimiter(',')
+      ->capture_default_str();
+  command->add_option("--bandwidth-mb", options->model.bandwidth_mb, "Buffer of the bandwidth probe (model)")
       ->capture_default_str();
   command->add_option("--type", options->matmul.type, "Weight type or \"all\" (matmul)")
       ->capture_default_str();
@@ -120,18 +136,27 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       ->capture_default_str();
   command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
       ->capture_default_str();
-  command->add_option("--repeats", options->repeats, "Timed runs; the median is reported")
+  command->add_option("--repeats", options->repeats,
+                      "Timed runs; the median is reported (0: 3 for model, 5 otherwise)")
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the generated text")->capture_default_str();
   command->callback([options, &result] {
     if (options->workload == "matmul") {
-      options->matmul.repeats = options->repeats;
+      options->matmul.threads = options->model.threads;
+      options->matmul.repeats = options->repeats == 0 ? 5 : options->repeats;
       run_matmul_bench(options->matmul);
-    } else {
-      if (options->model_path.empty()) {
-        throw_error(ErrorCode::kInvalidArgument, "--model is required for --workload {}",
-                    options->workload);
-      }
+      result.exit_code = 0;
+      return;
+    }
+    if (options->model_path.empty()) {
+      throw_error(ErrorCode::kInvalidArgument, "--model is required for --workload {}",
+                  options->workload);
+    }
+    if (options->workload == "model") {
+      options->model.model_path = options->model_path;
+      options->model.repeats = options->repeats == 0 ? 3 : options->repeats;
+      run_model_bench(options->model);
+    } else if (options->workload == "tokenize") {
       run_tokenize_workload(*options);
     }
     result.exit_code = 0;

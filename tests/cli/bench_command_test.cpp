@@ -1,0 +1,90 @@
+// Runs the built `tether` binary: the model bench on a tiny made model.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+
+#include "test_paths.h"
+
+namespace tether {
+namespace {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+RunResult run(const std::string& args, const std::string& redirect = "2>&1") {
+  const std::string command = testing::tether_binary().string() + " " + args + " " + redirect;
+  RunResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  std::array<char, 4096> buffer{};
+  size_t n = 0;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+const std::string& tiny_model() {
+  static const std::string path = [] {
+    const std::filesystem::path dir = testing::make_temp_dir("bench_command_test");
+    const std::string file = (dir / "tiny.gguf").string();
+    const RunResult made = run("make-model --preset tiny --type q4_K --seed 2 --threads 1 -o " + file);
+    EXPECT_EQ(made.exit_code, 0) << made.output;
+    return file;
+  }();
+  return path;
+}
+
+TEST(BenchCommandTest, ModelWorkloadPrintsEveryFigure) {
+  const RunResult r = run("bench -m " + tiny_model() +
+                              " --threads 1 --prefill-tokens 32 --decode-tokens 4 --batch 2,3 --repeats 1"
+                              " --bandwidth-mb 8",
+                          "2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const boost::json::object doc = boost::json::parse(r.output).as_object();
+  EXPECT_EQ(doc.at("workload").as_string(), "model");
+  EXPECT_EQ(doc.at("arch").as_string(), "llama");
+  EXPECT_EQ(doc.at("threads").as_int64(), 1);
+  const auto& prefill = doc.at("prefill").as_object();
+  EXPECT_EQ(prefill.at("tokens").as_int64(), 32);
+  EXPECT_GT(prefill.at("tokens_per_s").to_number<double>(), 0.0);
+  const auto& decode = doc.at("decode").as_object();
+  EXPECT_GT(decode.at("tokens_per_s").to_number<double>(), 0.0);
+  EXPECT_GT(decode.at("bandwidth_gbps").to_number<double>(), 0.0);
+  EXPECT_GT(decode.at("limit_tokens_per_s").to_number<double>(), 0.0);
+  EXPECT_GT(decode.at("fraction_of_limit").to_number<double>(), 0.0);
+  // Tiny preset: 2 layers of 4 x 256^2-ish attention and 3 x 256x768 FFN
+  // matrices plus a 4096x256 output, in Q4_K (144 bytes per 256 weights).
+  const int64_t per_token = decode.at("weight_bytes_per_token").as_int64();
+  EXPECT_GT(per_token, 2 * (3 * 256 * 768) * 144 / 256);
+  EXPECT_LT(per_token, doc.at("memory").as_object().at("weight_bytes").as_int64());
+  const auto& batched = doc.at("batched_decode").as_array();
+  ASSERT_EQ(batched.size(), 2u);
+  EXPECT_EQ(batched[0].as_object().at("sequences").as_int64(), 2);
+  EXPECT_EQ(batched[1].as_object().at("sequences").as_int64(), 3);
+  EXPECT_GT(batched[1].as_object().at("tokens_per_s").to_number<double>(), 0.0);
+  const auto& memory = doc.at("memory").as_object();
+  EXPECT_GT(memory.at("peak_rss_bytes").as_int64(), 0);
+  EXPECT_GT(memory.at("kv_bytes").as_int64(), 0);
+  EXPECT_EQ(memory.at("bound_bytes").as_int64(), memory.at("weight_bytes").as_int64() +
+                                                     memory.at("kv_bytes").as_int64() + (int64_t{64} << 20));
+}
+
+TEST(BenchCommandTest, BadModelOptionsExitNonZero) {
+  const RunResult zero = run("bench -m " + tiny_model() + " --prefill-tokens 0");
+  EXPECT_EQ(zero.exit_code, 1);
+  EXPECT_NE(zero.output.find("error"), std::string::npos) << zero.output;
+  EXPECT_EQ(run("bench -m " + tiny_model() + " --prefill-tokens 4000 --repeats 1").exit_code, 1);  // > context
+  EXPECT_NE(run("bench -m /nonexistent.gguf").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace tether
