@@ -9,34 +9,20 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "cli_runner.h"
 #include "test_paths.h"
 
 namespace tether {
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
+using RunResult = testing::CliResult;
 
-RunResult run(const std::string& args, const std::string& redirect = "2>&1") {
-  const std::string command = testing::tether_binary().string() + " " + args + " " + redirect;
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 const std::string& tiny_model() {
   static const std::string path = [] {
     const std::filesystem::path dir = testing::make_temp_dir("bench_command_test");
     const std::string file = (dir / "tiny.gguf").string();
-    const RunResult made = run("make-model --preset tiny --type q4_K --seed 2 --threads 1 -o " + file);
+    const RunResult made = testing::run_tether("make-model --preset tiny --type q4_K --seed 2 --threads 1 -o " + file);
     EXPECT_EQ(made.exit_code, 0) << made.output;
     return file;
   }();
@@ -44,7 +30,7 @@ const std::string& tiny_model() {
 }
 
 TEST(BenchCommandTest, ModelWorkloadPrintsEveryFigure) {
-  const RunResult r = run("bench -m " + tiny_model() +
+  const RunResult r = testing::run_tether("bench -m " + tiny_model() +
                               " --threads 1 --prefill-tokens 32 --decode-tokens 4 --batch 2,3 --repeats 1"
                               " --bandwidth-mb 8",
                           "2>/dev/null");
@@ -79,11 +65,11 @@ TEST(BenchCommandTest, ModelWorkloadPrintsEveryFigure) {
 }
 
 TEST(BenchCommandTest, BadModelOptionsExitNonZero) {
-  const RunResult zero = run("bench -m " + tiny_model() + " --prefill-tokens 0");
+  const RunResult zero = testing::run_tether("bench -m " + tiny_model() + " --prefill-tokens 0");
   EXPECT_EQ(zero.exit_code, 1);
   EXPECT_NE(zero.output.find("error"), std::string::npos) << zero.output;
-  EXPECT_EQ(run("bench -m " + tiny_model() + " --prefill-tokens 4000 --repeats 1").exit_code, 1);  // > context
-  EXPECT_NE(run("bench -m /nonexistent.gguf").exit_code, 0);
+  EXPECT_EQ(testing::run_tether("bench -m " + tiny_model() + " --prefill-tokens 4000 --repeats 1").exit_code, 1);  // > context
+  EXPECT_NE(testing::run_tether("bench -m /nonexistent.gguf").exit_code, 0);
 }
 
 }  // namespace

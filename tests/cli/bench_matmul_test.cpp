@@ -8,31 +8,17 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "cli_runner.h"
 #include "test_paths.h"
 
 namespace tether {
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
+using RunResult = testing::CliResult;
 
-RunResult run(const std::string& args) {
-  const std::string command = testing::tether_binary().string() + " " + args + " 2>&1";
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 TEST(BenchMatmulTest, PrintsPerShapeFiguresAsJson) {
-  const RunResult r = run(
+  const RunResult r = testing::run_tether(
       "bench --workload matmul --type q4_K --threads 2 --tokens 3 --repeats 1 --probe-mb 8 "
       "--working-set-mb 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -56,11 +42,11 @@ TEST(BenchMatmulTest, PrintsPerShapeFiguresAsJson) {
 }
 
 TEST(BenchMatmulTest, RejectsBadOptions) {
-  EXPECT_NE(run("bench --workload matmul --type q5_K --probe-mb 8 --working-set-mb 0").exit_code, 0);
-  EXPECT_NE(run("bench --workload matmul --threads 0 --probe-mb 8").exit_code, 0);
-  EXPECT_NE(run("bench --workload matmul --path neon --probe-mb 8").exit_code, 0);
+  EXPECT_NE(testing::run_tether("bench --workload matmul --type q5_K --probe-mb 8 --working-set-mb 0").exit_code, 0);
+  EXPECT_NE(testing::run_tether("bench --workload matmul --threads 0 --probe-mb 8").exit_code, 0);
+  EXPECT_NE(testing::run_tether("bench --workload matmul --path neon --probe-mb 8").exit_code, 0);
   // The tokenize workload still needs a model.
-  const RunResult r = run("bench --workload tokenize");
+  const RunResult r = testing::run_tether("bench --workload tokenize");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("--model"), std::string::npos) << r.output;
 }

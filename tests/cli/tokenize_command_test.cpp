@@ -7,30 +7,14 @@
 
 #include <gtest/gtest.h>
 
+#include "cli_runner.h"
 #include "test_paths.h"
 
 namespace tether {
 namespace {
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using RunResult = testing::CliResult;
 
-// Runs `tether ARGS` through the shell; `stdin_text` (if any) is piped in.
-RunResult run(const std::string& args, const std::string& stdin_text = "") {
-  std::string command = testing::tether_binary().string() + " " + args + " 2>&1";
-  if (!stdin_text.empty()) command = "printf '%s' '" + stdin_text + "' | " + command;
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  size_t n = 0;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
 
 std::string vocab(const char* family) {
   return (testing::shared_testdata_dir() / "vocab" / (std::string("ggml-vocab-") + family + ".gguf"))
@@ -39,7 +23,7 @@ std::string vocab(const char* family) {
 
 TEST(TokenizeCommandTest, PrintsIdsPiecesAndCount) {
   TETHER_SKIP_WITHOUT_SHARED_TESTDATA();
-  const RunResult r = run("tokenize --model " + vocab("gpt-2") + " 'Hello world'");
+  const RunResult r = testing::run_tether("tokenize --model " + vocab("gpt-2") + " 'Hello world'");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("15496  'Hello'"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("995  ' world'"), std::string::npos) << r.output;
@@ -48,45 +32,45 @@ TEST(TokenizeCommandTest, PrintsIdsPiecesAndCount) {
 
 TEST(TokenizeCommandTest, JsonOutputAndBosHandling) {
   TETHER_SKIP_WITHOUT_SHARED_TESTDATA();
-  const RunResult with_bos = run("tokenize --json -m " + vocab("llama-spm") + " 'Hello world'");
+  const RunResult with_bos = testing::run_tether("tokenize --json -m " + vocab("llama-spm") + " 'Hello world'");
   ASSERT_EQ(with_bos.exit_code, 0) << with_bos.output;
   EXPECT_EQ(with_bos.output,
             "{\"ids\":[1,15043,3186],\"pieces\":[\"<s>\",\" Hello\",\" world\"],\"count\":3}\n");
-  const RunResult no_bos = run("tokenize --json --no-bos -m " + vocab("llama-spm") + " 'Hello world'");
+  const RunResult no_bos = testing::run_tether("tokenize --json --no-bos -m " + vocab("llama-spm") + " 'Hello world'");
   EXPECT_NE(no_bos.output.find("\"ids\":[15043,3186]"), std::string::npos) << no_bos.output;
 }
 
 TEST(TokenizeCommandTest, SpecialFlagParsesControlTokens) {
   TETHER_SKIP_WITHOUT_SHARED_TESTDATA();
-  const RunResult plain = run("tokenize --json -m " + vocab("gpt-2") + " 'a<|endoftext|>'");
+  const RunResult plain = testing::run_tether("tokenize --json -m " + vocab("gpt-2") + " 'a<|endoftext|>'");
   EXPECT_EQ(plain.output.find("50256"), std::string::npos) << plain.output;
-  const RunResult special = run("tokenize --json --special -m " + vocab("gpt-2") + " 'a<|endoftext|>'");
+  const RunResult special = testing::run_tether("tokenize --json --special -m " + vocab("gpt-2") + " 'a<|endoftext|>'");
   EXPECT_NE(special.output.find("\"ids\":[64,50256]"), std::string::npos) << special.output;
 }
 
 TEST(TokenizeCommandTest, DashReadsTheTextFromStandardInput) {
   TETHER_SKIP_WITHOUT_SHARED_TESTDATA();
-  const RunResult r = run("tokenize --json --no-bos -m " + vocab("gpt-2") + " -", "Hello world");
+  const RunResult r = testing::run_tether("tokenize --json --no-bos -m " + vocab("gpt-2") + " -", "2>&1", "Hello world");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("\"ids\":[15496,995]"), std::string::npos) << r.output;
 }
 
 TEST(TokenizeCommandTest, ErrorsExitNonZeroWithAMessage) {
-  const RunResult missing = run("tokenize --model /nonexistent/file.gguf hi");
+  const RunResult missing = testing::run_tether("tokenize --model /nonexistent/file.gguf hi");
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.output.find("error"), std::string::npos) << missing.output;
-  EXPECT_NE(run("tokenize hi").exit_code, 0);  // --model is required
+  EXPECT_NE(testing::run_tether("tokenize hi").exit_code, 0);  // --model is required
 }
 
 TEST(BenchCommandTest, TokenizeWorkloadPrintsJson) {
   TETHER_SKIP_WITHOUT_SHARED_TESTDATA();
-  const RunResult r = run("bench --workload tokenize --text-mb 0.05 --repeats 1 -m " + vocab("gpt-2"));
+  const RunResult r = testing::run_tether("bench --workload tokenize --text-mb 0.05 --repeats 1 -m " + vocab("gpt-2"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* key : {"\"bytes\":", "\"tokens\":", "\"seconds\":", "\"tokens_per_s\":",
                           "\"mb_per_s\":", "\"cpu_seconds\":"}) {
     EXPECT_NE(r.output.find(key), std::string::npos) << key << " in " << r.output;
   }
-  EXPECT_NE(run("bench --workload nope -m " + vocab("gpt-2")).exit_code, 0);
+  EXPECT_NE(testing::run_tether("bench --workload nope -m " + vocab("gpt-2")).exit_code, 0);
 }
 
 }  // namespace
