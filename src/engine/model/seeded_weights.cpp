@@ -5,6 +5,8 @@
 
 #include <xxhash.h>
 
+#include "common/split_mix64.h"
+
 // The weights must be the same bits on every machine and compiler (tests and
 // goldens elsewhere depend on them), so no fused multiply-adds and no libm
 // log, whose last bit differs between C libraries; sqrt is exact in IEEE 754.
@@ -16,21 +18,6 @@
 
 namespace tether::model {
 namespace {
-
-// SplitMix64: tiny, fast, and every seed (even 0) gives a full-quality stream.
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t state) : state_(state) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-
- private:
-  uint64_t state_;
-};
 
 // Natural log of a positive normal float from + - * / only: split off the
 // exponent, then ln(m) = 2 atanh((m-1)/(m+1)) for m in [0.707, 1.414), whose

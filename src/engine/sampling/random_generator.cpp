@@ -1,16 +1,10 @@
 #include "engine/sampling/random_generator.h"
 
+#include "common/split_mix64.h"
+
 namespace tether::sampling {
 
 namespace {
-
-uint64_t splitmix64(uint64_t& x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  uint64_t z = x;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
@@ -18,7 +12,8 @@ uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 RandomGenerator::RandomGenerator(uint64_t seed) {
   // splitmix64 never yields four zero words, the one state xoshiro must avoid.
-  for (uint64_t& word : state_) word = splitmix64(seed);
+  SplitMix64 seeder(seed);
+  for (uint64_t& word : state_) word = seeder.next();
 }
 
 uint64_t RandomGenerator::next_u64() {

@@ -5,26 +5,22 @@
 
 #include <fmt/format.h>
 
+#include "common/split_mix64.h"
 #include "engine/tokenizer/unicode.h"
 
 namespace tether::tokenizer {
 namespace {
 
-// splitmix64: tiny, fast, and the same on every platform.
+// Draws from SplitMix64, the same on every platform.
 class Rng {
  public:
-  explicit Rng(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  explicit Rng(uint64_t seed) : mix_(seed) {}
+  uint64_t next() { return mix_.next(); }
   uint32_t below(uint32_t n) { return static_cast<uint32_t>(next() % n); }
   bool chance(uint32_t percent) { return below(100) < percent; }
 
  private:
-  uint64_t state_;
+  SplitMix64 mix_;
 };
 
 constexpr std::array<std::string_view, 20> kOnsets = {"b",  "c",  "d",  "f",  "g",  "h",  "k",
