@@ -129,6 +129,10 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       ->capture_default_str();
   command->add_option("--path", options->matmul.path, "Kernels: best, avx2, scalar (matmul)")
       ->capture_default_str();
+  command->add_option("--layout", options->matmul.layout,
+                      "Weight layout: best (as the engine packs it) or rows (GGUF) (matmul)")
+      ->check(CLI::IsMember({"best", "rows"}))
+      ->capture_default_str();
   command->add_option("--probe-mb", options->matmul.probe_mb, "Bandwidth probe MiB (matmul)")
       ->capture_default_str();
   command->add_option("--working-set-mb", options->matmul.working_set_mb,

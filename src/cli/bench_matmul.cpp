@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "engine/kernels/interleave.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/memory_bandwidth.h"
 #include "engine/kernels/quantize.h"
@@ -54,7 +55,7 @@ struct ShapeResult {
 };
 
 ShapeResult time_shape(const Shape& shape, TensorType type, int tokens, int repeats,
-                       size_t working_set_bytes, kernels::KernelPath path,
+                       size_t working_set_bytes, kernels::KernelPath path, bool pack,
                        kernels::ThreadPool& pool) {
   const size_t row_bytes = kernels::row_bytes(type, shape.cols);
   const size_t matrix_bytes = row_bytes * static_cast<size_t>(shape.rows);
@@ -77,6 +78,18 @@ ShapeResult time_shape(const Shape& shape, TensorType type, int tokens, int repe
     std::memcpy(weights.data() + r * row_bytes, distinct.data() + (r % kDistinctRows) * row_bytes,
                 row_bytes);
   }
+  // Each copy in the layout the engine's model loader gives it.
+  kernels::RowLayout layout = kernels::RowLayout::kRows;
+  if (pack) {
+    for (size_t c = 0; c < copies; ++c) {
+      const kernels::WeightMatrix rows{type, weights.data() + c * matrix_bytes, shape.rows, shape.cols,
+                                       row_bytes};
+      kernels::PackedMatrix packed = kernels::pack_for_matmul(rows);
+      if (packed.matrix.layout == kernels::RowLayout::kRows) break;
+      layout = packed.matrix.layout;
+      std::memcpy(weights.data() + c * matrix_bytes, packed.matrix.data, matrix_bytes);
+    }
+  }
   std::vector<float> x(static_cast<size_t>(tokens * shape.cols));
   for (auto& v : x) v = dist(rng);
   std::vector<float> y(static_cast<size_t>(tokens * shape.rows));
@@ -92,7 +105,7 @@ ShapeResult time_shape(const Shape& shape, TensorType type, int tokens, int repe
     const double cpu_start = process_cpu_seconds();
     for (int c = 0; c < calls; ++c) {
       const kernels::WeightMatrix w{type, weights.data() + copy * matrix_bytes, shape.rows,
-                                    shape.cols, row_bytes};
+                                    shape.cols, row_bytes, layout};
       copy = (copy + 1) % copies;
       kernels::matmul(w, x.data(), tokens, shape.cols, y.data(), shape.rows, pool, path);
     }
@@ -153,9 +166,9 @@ void run_matmul_bench(const MatmulBenchOptions& options) {
   kernels::ThreadPool pool(options.threads);
   const double bandwidth = kernels::measure_read_bandwidth_gbps(pool, probe_bytes, 5);
   std::string out = fmt::format(
-      "{{\"workload\":\"matmul\",\"path\":\"{}\",\"threads\":{},\"tokens\":{},\"repeats\":{},"
+      "{{\"workload\":\"matmul\",\"path\":\"{}\",\"layout\":\"{}\",\"threads\":{},\"tokens\":{},\"repeats\":{},"
       "\"bandwidth_gbps\":{:.2f},\"types\":[",
-      kernels::kernel_path_name(path), options.threads, options.tokens, options.repeats, bandwidth);
+      kernels::kernel_path_name(path), options.layout, options.threads, options.tokens, options.repeats, bandwidth);
   for (size_t ti = 0; ti < types.size(); ++ti) {
     const TensorType type = types[ti];
     out += fmt::format("{}{{\"type\":\"{}\",\"shapes\":[", ti ? "," : "", tensor_type_name(type));
@@ -173,7 +186,8 @@ void run_matmul_bench(const MatmulBenchOptions& options) {
       // The cores and memory are often shared: a probe right before each
       // shape makes its bandwidth fraction compare like with like.
       const double local_bandwidth = kernels::measure_read_bandwidth_gbps(pool, std::max<size_t>(probe_bytes / 2, 4096), 3);
-      const ShapeResult r = time_shape(shape, used, options.tokens, options.repeats, working_set, path, pool);
+      const ShapeResult r = time_shape(shape, used, options.tokens, options.repeats, working_set, path,
+                                     options.layout == "best", pool);
       const int uses = shape.per_layer == 0 ? 1 : shape.per_layer * kLayers;
       pass_seconds += uses * r.seconds;
       pass_bytes += uses * static_cast<double>(kernels::row_bytes(used, shape.cols) * shape.rows);

@@ -10,6 +10,7 @@ struct MatmulBenchOptions {
   int tokens = 1;             // 1 = decode (matrix x vector)
   int repeats = 5;
   std::string path = "best";  // "best", "avx2" or "scalar"
+  std::string layout = "best";  // "best" (as the engine packs weights) or "rows" (GGUF)
   int probe_mb = 512;         // bandwidth probe buffer
   int working_set_mb = 256;   // weights cycled through per shape (beats the cache)
 };

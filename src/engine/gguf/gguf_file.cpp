@@ -408,4 +408,19 @@ std::span<const uint8_t> GgufFile::tensor_data(const TensorInfo& tensor) const {
   return bytes_.subspan(data_offset_ + tensor.offset, tensor.n_bytes);
 }
 
+void GgufFile::release_pages(std::span<const uint8_t> bytes) const {
+  if (mapping_ == nullptr || bytes.empty()) return;
+  const auto map_begin = reinterpret_cast<uintptr_t>(mapping_);
+  const uintptr_t map_end = map_begin + mapping_size_;
+  const auto begin = reinterpret_cast<uintptr_t>(bytes.data());
+  const uintptr_t end = begin + bytes.size();
+  if (begin < map_begin || end > map_end) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page;
+  const uintptr_t last = end / page * page;
+  if (first >= last) return;
+  // Advisory: a failure only means the pages stay resident.
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 }  // namespace tether::gguf

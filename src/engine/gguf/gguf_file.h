@@ -78,6 +78,13 @@ class GgufFile {
   // The tensor's bytes inside the file (validated to lie within it).
   std::span<const uint8_t> tensor_data(const TensorInfo& tensor) const;
 
+  // Tells the kernel that the whole pages of the mapping inside `bytes` are
+  // not needed for now (a tensor copied elsewhere, e.g. repacked), so they
+  // stop counting in the process's resident memory. Reading them later is
+  // still correct: they are paged in again from the file. No effect for
+  // in-memory files or ranges outside the mapping.
+  void release_pages(std::span<const uint8_t> bytes) const;
+
  private:
   GgufFile() = default;
   void parse();

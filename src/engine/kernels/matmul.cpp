@@ -1,5 +1,6 @@
 #include "engine/kernels/matmul.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -7,6 +8,7 @@
 #include "common/error.h"
 #include "engine/kernels/cpu_features.h"
 #include "engine/kernels/fp16.h"
+#include "engine/kernels/interleave.h"
 #include "engine/kernels/matmul_internal.h"
 #include "engine/kernels/quantize.h"
 
@@ -147,6 +149,51 @@ void kernel_q6_k_scalar(const MatmulTask& t, int64_t r0, int64_t r1) {
       });
 }
 
+// --- interleaved Q4_0 / Q8_0 (see interleave.h) -------------------------
+
+// One accumulator per (row, token), updated once per block as
+// fma(float(integer dot), d_w * d_x, acc). The AVX2 kernel performs the same
+// float operations lane by lane, so the two paths agree to the bit.
+template <bool kQ4>
+void kernel_interleaved_scalar(const MatmulTask& t, int64_t r0, int64_t r1) {
+  const WeightMatrix& w = *t.w;
+  constexpr int kRows = kInterleaveRows;
+  constexpr size_t kBlockBytes = (kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0)) * kRows;
+  constexpr int kSteps = kQ4 ? 4 : 8;  // 4-byte steps per row and block
+  const int64_t n_blocks = w.cols / kQk8_0;
+  const int64_t grouped_end = std::min(r1, w.rows / kRows * kRows);
+  for (int64_t g = r0; g < grouped_end; g += kRows) {
+    const uint8_t* group = w.data + static_cast<size_t>(g) * w.row_bytes;
+    for (int64_t k = 0; k < t.n_tokens; ++k) {
+      const auto* xb = reinterpret_cast<const BlockQ8_0S*>(t.xq + static_cast<size_t>(k) * t.xq_stride);
+      float acc[kRows] = {};
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const uint8_t* block = group + static_cast<size_t>(b) * kBlockBytes;
+        for (int i = 0; i < kRows; ++i) {
+          int32_t dot = 0;
+          for (int s = 0; s < kSteps; ++s) {
+            const uint8_t* q = block + 2 * kRows + 32 * s + 4 * i;
+            for (int e = 0; e < 4; ++e) {
+              if constexpr (kQ4) {
+                dot += (q[e] & 0x0f) * int32_t{xb[b].qs[4 * s + e]} +
+                       (q[e] >> 4) * int32_t{xb[b].qs[16 + 4 * s + e]};
+              } else {
+                dot += int32_t{static_cast<int8_t>(q[e])} * xb[b].qs[4 * s + e];
+              }
+            }
+          }
+          if constexpr (kQ4) dot -= 8 * xb[b].sum;
+          uint16_t h;
+          std::memcpy(&h, block + 2 * i, 2);
+          acc[i] = std::fma(static_cast<float>(dot), fp16_to_fp32(h) * xb[b].d, acc[i]);
+        }
+      }
+      for (int i = 0; i < kRows; ++i) t.y[k * t.y_stride + g + i] = acc[i];
+    }
+  }
+  interleaved_tail_rows(t, std::max(r0, grouped_end), r1);
+}
+
 float abs_max(const float* x, int n) {
   float amax = 0.0f;
   for (int j = 0; j < n; ++j) amax = std::fmax(amax, std::fabs(x[j]));
@@ -183,6 +230,55 @@ void quantize_q8_k_activations_scalar(const float* x, int64_t cols, BlockQ8K* ou
         sum += q;
       }
       out[b].bsums[g] = static_cast<int16_t>(sum);
+    }
+  }
+}
+
+void quantize_q8_0s_activations_scalar(const float* x, int64_t cols, BlockQ8_0S* out) {
+  for (int64_t b = 0; b < cols / kQk8_0; ++b) {
+    BlockQ8_0 q;
+    quantize_q8_0_activations_scalar(x + b * kQk8_0, kQk8_0, &q);
+    widen_q8_0_block(q, &out[b]);
+  }
+}
+
+void widen_q8_0_block(const BlockQ8_0& q, BlockQ8_0S* out) {
+  out->d = fp16_to_fp32(q.d);
+  int32_t sum = 0;
+  for (int j = 0; j < kQk8_0; ++j) sum += q.qs[j];
+  out->sum = sum;
+  std::memcpy(out->qs, q.qs, kQk8_0);
+}
+
+// Rows of an interleaved matrix past its last whole group keep the GGUF
+// layout; they are few (fewer than 8), so plain code serves both paths.
+void interleaved_tail_rows(const MatmulTask& t, int64_t r0, int64_t r1) {
+  const WeightMatrix& w = *t.w;
+  const bool q4 = w.type == TensorType::kQ4_0;
+  const int64_t n_blocks = w.cols / kQk8_0;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
+    for (int64_t k = 0; k < t.n_tokens; ++k) {
+      const auto* xb = reinterpret_cast<const BlockQ8_0S*>(t.xq + static_cast<size_t>(k) * t.xq_stride);
+      float acc = 0.0f;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        BlockQ8_0 x;
+        x.d = 0;
+        std::memcpy(x.qs, xb[b].qs, kQk8_0);
+        int32_t dot;
+        uint16_t h;
+        if (q4) {
+          const auto wb = load_block<BlockQ4_0>(row + b * sizeof(BlockQ4_0));
+          dot = dot_q4_0_block_scalar(wb, x);
+          h = wb.d;
+        } else {
+          const auto wb = load_block<BlockQ8_0>(row + b * sizeof(BlockQ8_0));
+          dot = dot_q8_0_block_scalar(wb, x);
+          h = wb.d;
+        }
+        acc = std::fma(static_cast<float>(dot), fp16_to_fp32(h) * xb[b].d, acc);
+      }
+      t.y[k * t.y_stride + r] = acc;
     }
   }
 }
@@ -241,8 +337,9 @@ int32_t dot_q6_k_block_scalar(const BlockQ6_K& w, const BlockQ8K& x) {
   return total;
 }
 
-ActivationFormat activation_format(TensorType type) {
-  switch (type) {
+ActivationFormat activation_format(const WeightMatrix& w) {
+  if (w.layout == RowLayout::kInterleaved8) return ActivationFormat::kQ8_0S;
+  switch (w.type) {
     case TensorType::kQ8_0:
     case TensorType::kQ4_0:
       return ActivationFormat::kQ8_0;
@@ -260,6 +357,8 @@ size_t activation_row_bytes(ActivationFormat format, int64_t cols) {
       return static_cast<size_t>(cols / kQk8_0) * sizeof(BlockQ8_0);
     case ActivationFormat::kQ8K:
       return static_cast<size_t>(cols / kQkK) * sizeof(BlockQ8K);
+    case ActivationFormat::kQ8_0S:
+      return static_cast<size_t>(cols / kQk8_0) * sizeof(BlockQ8_0S);
     case ActivationFormat::kF32:
       return 0;
   }
@@ -287,6 +386,43 @@ RowKernel scalar_row_kernel(TensorType type) {
   }
 }
 
+void quantize_activations(ActivationFormat format, const float* x, int64_t cols, uint8_t* out,
+                          bool avx2) {
+#if !defined(TETHER_KERNELS_AVX2)
+  avx2 = false;
+#endif
+  switch (format) {
+    case ActivationFormat::kQ8_0:
+#if defined(TETHER_KERNELS_AVX2)
+      if (avx2) return quantize_q8_0_activations_avx2(x, cols, reinterpret_cast<BlockQ8_0*>(out));
+#endif
+      return quantize_q8_0_activations_scalar(x, cols, reinterpret_cast<BlockQ8_0*>(out));
+    case ActivationFormat::kQ8K:
+#if defined(TETHER_KERNELS_AVX2)
+      if (avx2) return quantize_q8_k_activations_avx2(x, cols, reinterpret_cast<BlockQ8K*>(out));
+#endif
+      return quantize_q8_k_activations_scalar(x, cols, reinterpret_cast<BlockQ8K*>(out));
+    case ActivationFormat::kQ8_0S:
+#if defined(TETHER_KERNELS_AVX2)
+      if (avx2) return quantize_q8_0s_activations_avx2(x, cols, reinterpret_cast<BlockQ8_0S*>(out));
+#endif
+      return quantize_q8_0s_activations_scalar(x, cols, reinterpret_cast<BlockQ8_0S*>(out));
+    case ActivationFormat::kF32:
+      return;
+  }
+}
+
+RowKernel scalar_interleaved_kernel(TensorType type) {
+  switch (type) {
+    case TensorType::kQ4_0:
+      return kernel_interleaved_scalar<true>;
+    case TensorType::kQ8_0:
+      return kernel_interleaved_scalar<false>;
+    default:
+      return nullptr;
+  }
+}
+
 }  // namespace detail
 
 KernelPath best_kernel_path() {
@@ -306,6 +442,11 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
   if (!supports_matmul(w.type)) {
     throw_error(ErrorCode::kUnsupported, "matmul does not support weight type {}",
                 tensor_type_name(w.type));
+  }
+  if (w.layout == RowLayout::kInterleaved8 && (!supports_interleave(w.type) ||
+                                                w.row_bytes != row_bytes(w.type, w.cols))) {
+    throw_error(ErrorCode::kInvalidArgument, "matmul: no interleaved {} layout with row stride {}",
+                tensor_type_name(w.type), w.row_bytes);
   }
   if (w.rows < 0 || w.cols < 0 || n_tokens < 0) {
     throw_error(ErrorCode::kInvalidArgument, "matmul: negative size (rows {}, cols {}, tokens {})",
@@ -349,7 +490,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
   // Activations are quantized once per call and shared by all threads; the
   // buffer is per thread and reused, so steady-state calls do not allocate.
   thread_local std::vector<uint8_t> xq_buffer;
-  const ActivationFormat format = activation_format(w.type);
+  const ActivationFormat format = activation_format(w);
   if (format != ActivationFormat::kF32) {
     const size_t stride = activation_row_bytes(format, w.cols);
     // 64-byte aligned rows keep block loads from splitting cache lines.
@@ -362,25 +503,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     task.xq_stride = aligned_stride;
     auto quantize_tokens = [&](int64_t k0, int64_t k1, int) {
       for (int64_t k = k0; k < k1; ++k) {
-        const float* xk = x + k * x_stride;
-        uint8_t* dst = base + static_cast<size_t>(k) * aligned_stride;
-        if (format == ActivationFormat::kQ8_0) {
-#if defined(TETHER_KERNELS_AVX2)
-          if (avx2) {
-            quantize_q8_0_activations_avx2(xk, w.cols, reinterpret_cast<BlockQ8_0*>(dst));
-            continue;
-          }
-#endif
-          quantize_q8_0_activations_scalar(xk, w.cols, reinterpret_cast<BlockQ8_0*>(dst));
-        } else {
-#if defined(TETHER_KERNELS_AVX2)
-          if (avx2) {
-            quantize_q8_k_activations_avx2(xk, w.cols, reinterpret_cast<BlockQ8K*>(dst));
-            continue;
-          }
-#endif
-          quantize_q8_k_activations_scalar(xk, w.cols, reinterpret_cast<BlockQ8K*>(dst));
-        }
+        quantize_activations(format, x + k * x_stride, w.cols,
+                             base + static_cast<size_t>(k) * aligned_stride, avx2);
       }
     };
     if (n_tokens >= 4) {
@@ -390,17 +514,19 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, int64_t x_s
     }
   }
 
+  const bool interleaved = w.layout == RowLayout::kInterleaved8;
 #if defined(TETHER_KERNELS_AVX2)
-  const RowKernel kernel = avx2 ? avx2_row_kernel(w.type) : scalar_row_kernel(w.type);
+  const RowKernel kernel = interleaved ? (avx2 ? avx2_interleaved_kernel(w.type) : scalar_interleaved_kernel(w.type))
+                                       : (avx2 ? avx2_row_kernel(w.type) : scalar_row_kernel(w.type));
 #else
-  const RowKernel kernel = scalar_row_kernel(w.type);
+  const RowKernel kernel = interleaved ? scalar_interleaved_kernel(w.type) : scalar_row_kernel(w.type);
 #endif
   // Each output row is computed by one thread, in an order fixed by the
   // kernel, so results do not depend on the thread count. Grains of 12 rows
-  // keep the AVX2 row tiles (4 rows for decode, 3 for prefill) whole.
-  constexpr int64_t kRowGrain = 12;
-  pool.parallel_for(w.rows, kRowGrain,
-                    [&](int64_t r0, int64_t r1, int) { kernel(task, r0, r1); });
+  // keep the AVX2 row tiles (4 rows for decode, 3 for prefill) whole; the
+  // interleaved kernels need whole groups of 8.
+  const int64_t grain = interleaved ? 2 * kInterleaveRows : 12;
+  pool.parallel_for(w.rows, grain, [&](int64_t r0, int64_t r1, int) { kernel(task, r0, r1); });
 }
 
 }  // namespace tether::kernels

@@ -16,14 +16,21 @@ enum class KernelPath { kScalar, kAvx2 };
 KernelPath best_kernel_path();  // detected once (cpuid)
 std::string_view kernel_path_name(KernelPath path);
 
-// A 2-D weight matrix as GGUF stores it: `rows` rows of `cols` elements each
-// (cols = dims[0]), `row_bytes` apart, in `type` blocks.
+// How a matrix's rows are laid out in memory.
+enum class RowLayout {
+  kRows,          // as GGUF stores them: row r starts at r * row_bytes
+  kInterleaved8,  // groups of 8 rows interleaved block by block (interleave.h)
+};
+
+// A 2-D weight matrix: `rows` rows of `cols` elements each (cols = dims[0]),
+// `row_bytes` per row, in `type` blocks, laid out as `layout` says.
 struct WeightMatrix {
   TensorType type = TensorType::kF32;
   const uint8_t* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;
+  RowLayout layout = RowLayout::kRows;
 };
 
 // True for the weight types the engine can multiply: F32, F16, BF16, Q8_0,

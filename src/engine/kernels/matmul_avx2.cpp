@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "engine/kernels/fp16.h"
+#include "engine/kernels/interleave.h"
 #include "engine/kernels/matmul_internal.h"
 
 // The R x T tile loops must be fully unrolled so the accumulators live in
@@ -537,6 +538,103 @@ struct Q6KKernel {
   }
 };
 
+// --- interleaved Q4_0 / Q8_0 weights x Q8_0S activations ----------------
+
+inline __m256i broadcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// A group of 8 interleaved rows times T tokens: lane i of acc[j] is row
+// g + i for token k + j. Per block, each 32-byte step holds 4 quant bytes of
+// every row, so the integer dot products land one row per lane with no
+// horizontal sums, and the 8 row scales convert in one instruction. The
+// float update matches kernel_interleaved_scalar operation for operation.
+template <bool kQ4>
+struct InterleavedKernel {
+  static constexpr size_t kBlockBytes = (kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0)) * kInterleaveRows;
+  static constexpr int kSteps = kQ4 ? 4 : 8;
+
+  template <int T>
+  static void tile(const MatmulTask& t, int64_t g, int64_t k) {
+    const int64_t n_blocks = t.w->cols / kQk8_0;
+    const uint8_t* block = t.w->data + static_cast<size_t>(g) * t.w->row_bytes;
+    const BlockQ8_0S* x[T];
+    TETHER_UNROLL
+    for (int j = 0; j < T; ++j) {
+      x[j] = reinterpret_cast<const BlockQ8_0S*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
+    }
+    __m256 acc[T];
+    TETHER_UNROLL
+    for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i mask = _mm256_set1_epi8(0x0f);
+    for (int64_t b = 0; b < n_blocks; ++b, block += kBlockBytes) {
+      if (T == 1) {
+        _mm_prefetch(reinterpret_cast<const char*>(block + 1024), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(block + 1024 + 64), _MM_HINT_T0);
+        if (!kQ4) {
+          _mm_prefetch(reinterpret_cast<const char*>(block + 1024 + 128), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(block + 1024 + 192), _MM_HINT_T0);
+        }
+      }
+      const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block)));
+      __m256i isum[T];
+      TETHER_UNROLL
+      for (int j = 0; j < T; ++j) isum[j] = _mm256_setzero_si256();
+      TETHER_UNROLL
+      for (int s = 0; s < kSteps; ++s) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16 + 32 * s));
+        if constexpr (kQ4) {
+          const __m256i lo = _mm256_and_si256(q, mask);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+          TETHER_UNROLL
+          for (int j = 0; j < T; ++j) {
+            // Two maddubs results stay within int16 (|2 * 15 * 128| * 2).
+            const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo, broadcast4(x[j][b].qs + 4 * s)),
+                                                   _mm256_maddubs_epi16(hi, broadcast4(x[j][b].qs + 16 + 4 * s)));
+            isum[j] = _mm256_add_epi32(isum[j], _mm256_madd_epi16(pairs, ones));
+          }
+        } else {
+          // maddubs needs an unsigned operand: |w|, with w's sign moved onto x.
+          const __m256i aq = _mm256_sign_epi8(q, q);
+          TETHER_UNROLL
+          for (int j = 0; j < T; ++j) {
+            const __m256i sx = _mm256_sign_epi8(broadcast4(x[j][b].qs + 4 * s), q);
+            isum[j] = _mm256_add_epi32(isum[j], _mm256_madd_epi16(_mm256_maddubs_epi16(aq, sx), ones));
+          }
+        }
+      }
+      TETHER_UNROLL
+      for (int j = 0; j < T; ++j) {
+        __m256i dot = isum[j];
+        if constexpr (kQ4) dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(8 * x[j][b].sum));
+        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(x[j][b].d)), acc[j]);
+      }
+    }
+    TETHER_UNROLL
+    for (int j = 0; j < T; ++j) _mm256_storeu_ps(t.y + (k + j) * t.y_stride + g, acc[j]);
+  }
+
+  // Groups in [r0, r1) for all tokens, in token chunks whose activations
+  // stay in L2 while the groups' weights stream past.
+  static void run(const MatmulTask& t, int64_t r0, int64_t r1) {
+    constexpr int T = 4;
+    const int64_t grouped_end = std::min(r1, t.w->rows / kInterleaveRows * kInterleaveRows);
+    const int64_t chunk = std::max<int64_t>(T, (256 * 1024) / static_cast<int64_t>(t.xq_stride + 1) / T * T);
+    for (int64_t k0 = 0; k0 < t.n_tokens; k0 += chunk) {
+      const int64_t k1 = std::min(t.n_tokens, k0 + chunk);
+      for (int64_t g = r0; g < grouped_end; g += kInterleaveRows) {
+        int64_t k = k0;
+        for (; k + T <= k1; k += T) tile<T>(t, g, k);
+        for (; k < k1; ++k) tile<1>(t, g, k);
+      }
+    }
+    interleaved_tail_rows(t, std::max(r0, grouped_end), r1);
+  }
+};
+
 // --- activation quantizers ----------------------------------------------
 
 inline float abs_max(const float* x, int n) {
@@ -592,6 +690,14 @@ void quantize_q8_k_activations_avx2(const float* x, int64_t cols, BlockQ8K* out)
       out[b].bsums[2 * part] = static_cast<int16_t>(hsum_i32(_mm256_madd_epi16(lo, _mm256_set1_epi16(1))));
       out[b].bsums[2 * part + 1] = static_cast<int16_t>(hsum_i32(_mm256_madd_epi16(hi, _mm256_set1_epi16(1))));
     }
+  }
+}
+
+void quantize_q8_0s_activations_avx2(const float* x, int64_t cols, BlockQ8_0S* out) {
+  for (int64_t b = 0; b < cols / kQk8_0; ++b) {
+    BlockQ8_0 q;
+    quantize_q8_0_activations_avx2(x + b * kQk8_0, kQk8_0, &q);
+    widen_q8_0_block(q, &out[b]);
   }
 }
 
@@ -670,6 +776,17 @@ RowKernel avx2_row_kernel(TensorType type) {
       return run_kernel<Q4KKernel, 4, 3, 4>;
     case TensorType::kQ6_K:
       return run_kernel<Q6KKernel, 4, 3, 4>;
+    default:
+      return nullptr;
+  }
+}
+
+RowKernel avx2_interleaved_kernel(TensorType type) {
+  switch (type) {
+    case TensorType::kQ4_0:
+      return InterleavedKernel<true>::run;
+    case TensorType::kQ8_0:
+      return InterleavedKernel<false>::run;
     default:
       return nullptr;
   }

@@ -96,9 +96,22 @@ class Binder {
   const gguf::GgufFile& file_;
 };
 
+// Repacks `w` in place of its view when a faster layout exists, releasing
+// the mapped pages as they are consumed.
+void pack_matrix(const gguf::GgufFile& file, kernels::WeightMatrix& w,
+                 std::vector<kernels::AlignedBuffer>& storage) {
+  const uint8_t* source = w.data;
+  kernels::PackedMatrix packed = kernels::pack_for_matmul(w, [&](size_t bytes) {
+    file.release_pages({source, bytes});
+  });
+  if (packed.matrix.layout == w.layout) return;
+  w = packed.matrix;
+  storage.push_back(std::move(packed.storage));
+}
+
 }  // namespace
 
-ModelWeights ModelWeights::bind(const gguf::GgufFile& file, const ModelConfig& config) {
+ModelWeights ModelWeights::bind(const gguf::GgufFile& file, const ModelConfig& config, bool pack) {
   const Binder binder(file);
   const int64_t hidden = config.hidden;
   const int64_t q_dim = config.q_dim();
@@ -152,6 +165,16 @@ ModelWeights ModelWeights::bind(const gguf::GgufFile& file, const ModelConfig& c
     layer.gate = binder.matrix(prefix + "ffn_gate.weight", ffn, hidden);
     layer.up = binder.matrix(prefix + "ffn_up.weight", ffn, hidden);
     layer.down = binder.matrix(prefix + "ffn_down.weight", hidden, ffn);
+  }
+  if (pack) {
+    // Checked and bound first, so a bad file fails before any copying.
+    for (LayerWeights& layer : weights.layers) {
+      for (kernels::WeightMatrix* m : {&layer.wq, &layer.wk, &layer.wv, &layer.wo, &layer.gate,
+                                       &layer.up, &layer.down}) {
+        pack_matrix(file, *m, weights.packed);
+      }
+    }
+    pack_matrix(file, weights.output, weights.packed);
   }
   return weights;
 }

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "engine/kernels/interleave.h"
 #include "engine/kernels/matmul.h"
 #include "engine/model/model_config.h"
 
@@ -12,7 +13,8 @@ class GgufFile;
 namespace tether::model {
 
 // One transformer block's tensors. Matrices point into the file's mapping
-// (zero copy); the small 1-D vectors (norm weights, biases) are copied to
+// (zero copy), or into ModelWeights::packed when they were repacked into a
+// faster layout; the small 1-D vectors (norm weights, biases) are copied to
 // float vectors so their alignment and type never matter.
 struct LayerWeights {
   std::vector<float> attn_norm;  // [hidden]
@@ -36,13 +38,20 @@ struct ModelWeights {
   std::vector<float> output_norm;    // [hidden]
   std::vector<float> rope_freqs;     // [rope n_dims / 2] (llama3 scaling), or empty
   std::vector<LayerWeights> layers;
+  // Memory of the matrices repacked at load (see kernels/interleave.h).
+  std::vector<kernels::AlignedBuffer> packed;
 
   // Binds every tensor the config calls for, checking presence, dims and
   // type before anything is computed. Errors name the tensor, its shape and
   // type, and what was expected (kNotFound for a missing tensor,
   // kCorruptData for a wrong shape, kUnsupported for a type the kernels do
   // not multiply). The file must outlive the returned views.
-  static ModelWeights bind(const gguf::GgufFile& file, const ModelConfig& config);
+  // With `pack`, matrices of types with a faster layout (Q4_0, Q8_0) are
+  // repacked into owned memory, and the file's pages they came from are
+  // released, so resident memory stays about one copy of the weights. The
+  // token embeddings stay in the file (rows are looked up one at a time);
+  // a tied output matrix gets its own packed copy.
+  static ModelWeights bind(const gguf::GgufFile& file, const ModelConfig& config, bool pack = true);
 };
 
 }  // namespace tether::model

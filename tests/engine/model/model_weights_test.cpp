@@ -71,9 +71,35 @@ TEST(ModelWeights, TiedOutputReusesTheEmbedding) {
   auto options = small_options(Architecture::kQwen2, TensorType::kQ8_0);
   options.shape.tied_output = true;
   auto file = make_model(options);
-  const auto weights = ModelWeights::bind(*file, ModelConfig::from_gguf(*file));
-  EXPECT_TRUE(weights.tied_output);
-  EXPECT_EQ(weights.output.data, weights.token_embd.data);
+  const ModelConfig config = ModelConfig::from_gguf(*file);
+  const auto unpacked = ModelWeights::bind(*file, config, /*pack=*/false);
+  EXPECT_TRUE(unpacked.tied_output);
+  EXPECT_EQ(unpacked.output.data, unpacked.token_embd.data);
+  // Packed, the output gets its own interleaved copy of the same values,
+  // while the embeddings stay in the file's row layout for lookups.
+  const auto packed = ModelWeights::bind(*file, config);
+  EXPECT_TRUE(packed.tied_output);
+  EXPECT_EQ(packed.token_embd.layout, kernels::RowLayout::kRows);
+  EXPECT_EQ(packed.output.layout, kernels::RowLayout::kInterleaved8);
+  EXPECT_NE(packed.output.data, packed.token_embd.data);
+  std::vector<float> a(config.hidden), b(config.hidden);
+  for (int64_t r : {int64_t{0}, int64_t{7}, int64_t{8}, int64_t{config.vocab_size} - 1}) {
+    kernels::dequantize_matrix_row(packed.output, r, a);
+    kernels::dequantize_matrix_row(packed.token_embd, r, b);
+    EXPECT_EQ(a, b) << "row " << r;
+  }
+}
+
+TEST(ModelWeights, PackingInterleavesQ4_0AndQ8_0AndLeavesOtherTypes) {
+  for (TensorType type : {TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kF16, TensorType::kQ6_K}) {
+    auto file = make_model(small_options(Architecture::kLlama, type));
+    const auto weights = ModelWeights::bind(*file, ModelConfig::from_gguf(*file));
+    const bool interleaved = type == TensorType::kQ8_0 || type == TensorType::kQ4_0;
+    const auto& down = weights.layers[0].down;
+    EXPECT_EQ(down.layout == kernels::RowLayout::kInterleaved8, interleaved && down.type == type)
+        << tensor_type_name(type);
+    EXPECT_EQ(weights.packed.empty(), !interleaved) << tensor_type_name(type);
+  }
 }
 
 TEST(ModelWeights, ShapeDisagreeingWithMetadataIsRejectedNamingTheTensor) {
