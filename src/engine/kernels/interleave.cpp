@@ -11,30 +11,61 @@
 namespace tether::kernels {
 namespace {
 
-// Bytes of quants per block and the offset of the quants in a GGUF block.
-struct QuantGeometry {
-  size_t block_bytes;  // GGUF block size
-  size_t qs_bytes;     // quant bytes per block
+// An interleaved block of 8 rows is the rows' GGUF blocks cut into the same
+// consecutive pieces, written piece by piece: piece 0 of rows 0..7, then
+// piece 1 of rows 0..7, and so on. The piece sizes per type:
+//   Q4_0: scale (2), then 4 quant pieces of 4 bytes.
+//   Q8_0: scale (2), then 8 quant pieces of 4 bytes.
+//   Q4_K: d (2), dmin (2), the 12 scale bytes as 3 pieces of 4, then 32 quant
+//         pieces of 4 (so chunk c, step s is piece 5 + 8c + s).
+struct Pieces {
+  size_t block_bytes = 0;
+  int count = 0;
+  uint8_t size[40] = {};
 };
 
-QuantGeometry geometry(TensorType type) {
+Pieces pieces(TensorType type) {
+  Pieces p;
+  auto add = [&p](int n, uint8_t bytes) {
+    for (int i = 0; i < n; ++i) p.size[p.count++] = bytes;
+  };
   switch (type) {
     case TensorType::kQ4_0:
-      return {sizeof(BlockQ4_0), kQk4_0 / 2};
+      add(1, 2);
+      add(4, 4);
+      break;
     case TensorType::kQ8_0:
-      return {sizeof(BlockQ8_0), kQk8_0};
+      add(1, 2);
+      add(8, 4);
+      break;
+    case TensorType::kQ4_K:
+      add(2, 2);
+      add(3, 4);
+      add(32, 4);
+      break;
     default:
       throw_error(ErrorCode::kInvalidArgument, "no interleaved layout for {}", tensor_type_name(type));
   }
+  for (int i = 0; i < p.count; ++i) p.block_bytes += p.size[i];
+  return p;
 }
-
-// Both block types start with the fp16 scale; the quants follow it.
-constexpr size_t kScaleBytes = 2;
 
 }  // namespace
 
 bool supports_interleave(TensorType type) {
-  return type == TensorType::kQ4_0 || type == TensorType::kQ8_0;
+  return type == TensorType::kQ4_0 || type == TensorType::kQ8_0 || type == TensorType::kQ4_K;
+}
+
+void gather_interleaved_block(const WeightMatrix& w, int64_t r, int64_t b, uint8_t* out) {
+  const Pieces p = pieces(w.type);
+  const int i = static_cast<int>(r % kInterleaveRows);
+  const uint8_t* in = w.data + static_cast<size_t>(r - i) * w.row_bytes +
+                      static_cast<size_t>(b) * p.block_bytes * kInterleaveRows;
+  for (int k = 0; k < p.count; ++k) {
+    std::memcpy(out, in + p.size[k] * i, p.size[k]);
+    out += p.size[k];
+    in += p.size[k] * kInterleaveRows;
+  }
 }
 
 AlignedBuffer::AlignedBuffer(size_t bytes) : size_(bytes) {
@@ -51,15 +82,14 @@ void interleave_rows(const WeightMatrix& src, uint8_t* dst,
   if (src.layout != RowLayout::kRows) {
     throw_error(ErrorCode::kInvalidArgument, "interleave_rows: source is already interleaved");
   }
-  const QuantGeometry g = geometry(src.type);
+  const Pieces p = pieces(src.type);
   const int64_t n_blocks = src.cols / static_cast<int64_t>(traits_of(src.type).block_elems);
-  if (src.row_bytes != static_cast<size_t>(n_blocks) * g.block_bytes) {
+  if (src.row_bytes != static_cast<size_t>(n_blocks) * p.block_bytes) {
     throw_error(ErrorCode::kInvalidArgument, "interleave_rows: row stride {} is not the {} bytes of a row",
-                src.row_bytes, n_blocks * g.block_bytes);
+                src.row_bytes, n_blocks * p.block_bytes);
   }
   const int64_t groups = src.rows / kInterleaveRows;
   const size_t group_bytes = src.row_bytes * kInterleaveRows;
-  const size_t steps = g.qs_bytes / 4;
   // Report progress about every 4 MiB, so released pages come back in
   // useful runs.
   constexpr size_t kReportEvery = size_t{4} << 20;
@@ -68,14 +98,14 @@ void interleave_rows(const WeightMatrix& src, uint8_t* dst,
     const uint8_t* in = src.data + static_cast<size_t>(grp) * group_bytes;
     uint8_t* out = dst + static_cast<size_t>(grp) * group_bytes;
     for (int64_t b = 0; b < n_blocks; ++b) {
-      uint8_t* block_out = out + static_cast<size_t>(b) * g.block_bytes * kInterleaveRows;
-      for (int i = 0; i < kInterleaveRows; ++i) {
-        const uint8_t* block_in = in + i * src.row_bytes + static_cast<size_t>(b) * g.block_bytes;
-        std::memcpy(block_out + kScaleBytes * i, block_in, kScaleBytes);
-        for (size_t s = 0; s < steps; ++s) {
-          std::memcpy(block_out + kScaleBytes * kInterleaveRows + 32 * s + 4 * i,
-                      block_in + kScaleBytes + 4 * s, 4);
+      size_t piece_offset = 0;
+      for (int k = 0; k < p.count; ++k) {
+        for (int i = 0; i < kInterleaveRows; ++i) {
+          std::memcpy(out, in + i * src.row_bytes + static_cast<size_t>(b) * p.block_bytes + piece_offset,
+                      p.size[k]);
+          out += p.size[k];
         }
+        piece_offset += p.size[k];
       }
     }
     const size_t consumed = static_cast<size_t>(grp + 1) * group_bytes;
@@ -116,20 +146,10 @@ void dequantize_matrix_row(const WeightMatrix& w, int64_t r, std::span<float> ou
     return;
   }
   // Gather the row's blocks back into GGUF form, then decode them.
-  const QuantGeometry g = geometry(w.type);
-  const size_t steps = g.qs_bytes / 4;
   const int64_t n_blocks = w.cols / static_cast<int64_t>(traits_of(w.type).block_elems);
-  const int i = static_cast<int>(r % kInterleaveRows);
-  const uint8_t* group = w.data + static_cast<size_t>(r - i) * w.row_bytes;
+  const size_t block_bytes = bytes / static_cast<size_t>(n_blocks);
   std::vector<uint8_t> row(bytes);
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    const uint8_t* block_in = group + static_cast<size_t>(b) * g.block_bytes * kInterleaveRows;
-    uint8_t* block_out = row.data() + static_cast<size_t>(b) * g.block_bytes;
-    std::memcpy(block_out, block_in + kScaleBytes * i, kScaleBytes);
-    for (size_t s = 0; s < steps; ++s) {
-      std::memcpy(block_out + kScaleBytes + 4 * s, block_in + kScaleBytes * kInterleaveRows + 32 * s + 4 * i, 4);
-    }
-  }
+  for (int64_t b = 0; b < n_blocks; ++b) gather_interleaved_block(w, r, b, row.data() + b * block_bytes);
   dequantize_row(w.type, row, out);
 }
 

@@ -22,14 +22,21 @@
 //         4s..4s+3 of qs of row 0, of row 1, ... of row 7.       (144 bytes)
 //   Q8_0: 8 fp16 scales, then 8 steps s of 32 bytes: bytes 4s..4s+3 of qs of
 //         rows 0..7.                                              (272 bytes)
+//   Q4_K: 8 fp16 d, 8 fp16 dmin, scale bytes 0-3 / 4-7 / 8-11 of rows 0..7
+//         (3 x 32 bytes), then for chunk c < 4 and step s < 8, 32 bytes:
+//         qs[32c + 4s .. 32c + 4s + 3] of rows 0..7.            (1152 bytes)
 // Rows past the last whole group keep the GGUF layout, right after the
 // groups, so row r >= 8 * (rows / 8) still starts at r * row_bytes.
 namespace tether::kernels {
 
 inline constexpr int kInterleaveRows = 8;
 
-// True for the types with an interleaved layout (Q4_0, Q8_0).
+// True for the types with an interleaved layout (Q4_0, Q8_0, Q4_K).
 bool supports_interleave(TensorType type);
+
+// Copies row r's block b of the interleaved matrix w back into GGUF block
+// form (row r must lie in a whole group of 8).
+void gather_interleaved_block(const WeightMatrix& w, int64_t r, int64_t b, uint8_t* out);
 
 // 64-byte aligned heap memory that a WeightMatrix can point into.
 class AlignedBuffer {

@@ -149,51 +149,6 @@ void kernel_q6_k_scalar(const MatmulTask& t, int64_t r0, int64_t r1) {
       });
 }
 
-// --- interleaved Q4_0 / Q8_0 (see interleave.h) -------------------------
-
-// One accumulator per (row, token), updated once per block as
-// fma(float(integer dot), d_w * d_x, acc). The AVX2 kernel performs the same
-// float operations lane by lane, so the two paths agree to the bit.
-template <bool kQ4>
-void kernel_interleaved_scalar(const MatmulTask& t, int64_t r0, int64_t r1) {
-  const WeightMatrix& w = *t.w;
-  constexpr int kRows = kInterleaveRows;
-  constexpr size_t kBlockBytes = (kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0)) * kRows;
-  constexpr int kSteps = kQ4 ? 4 : 8;  // 4-byte steps per row and block
-  const int64_t n_blocks = w.cols / kQk8_0;
-  const int64_t grouped_end = std::min(r1, w.rows / kRows * kRows);
-  for (int64_t g = r0; g < grouped_end; g += kRows) {
-    const uint8_t* group = w.data + static_cast<size_t>(g) * w.row_bytes;
-    for (int64_t k = 0; k < t.n_tokens; ++k) {
-      const auto* xb = reinterpret_cast<const BlockQ8_0S*>(t.xq + static_cast<size_t>(k) * t.xq_stride);
-      float acc[kRows] = {};
-      for (int64_t b = 0; b < n_blocks; ++b) {
-        const uint8_t* block = group + static_cast<size_t>(b) * kBlockBytes;
-        for (int i = 0; i < kRows; ++i) {
-          int32_t dot = 0;
-          for (int s = 0; s < kSteps; ++s) {
-            const uint8_t* q = block + 2 * kRows + 32 * s + 4 * i;
-            for (int e = 0; e < 4; ++e) {
-              if constexpr (kQ4) {
-                dot += (q[e] & 0x0f) * int32_t{xb[b].qs[4 * s + e]} +
-                       (q[e] >> 4) * int32_t{xb[b].qs[16 + 4 * s + e]};
-              } else {
-                dot += int32_t{static_cast<int8_t>(q[e])} * xb[b].qs[4 * s + e];
-              }
-            }
-          }
-          if constexpr (kQ4) dot -= 8 * xb[b].sum;
-          uint16_t h;
-          std::memcpy(&h, block + 2 * i, 2);
-          acc[i] = std::fma(static_cast<float>(dot), fp16_to_fp32(h) * xb[b].d, acc[i]);
-        }
-      }
-      for (int i = 0; i < kRows; ++i) t.y[k * t.y_stride + g + i] = acc[i];
-    }
-  }
-  interleaved_tail_rows(t, std::max(r0, grouped_end), r1);
-}
-
 float abs_max(const float* x, int n) {
   float amax = 0.0f;
   for (int j = 0; j < n; ++j) amax = std::fmax(amax, std::fabs(x[j]));
@@ -250,33 +205,62 @@ void widen_q8_0_block(const BlockQ8_0& q, BlockQ8_0S* out) {
   std::memcpy(out->qs, q.qs, kQk8_0);
 }
 
-// Rows of an interleaved matrix past its last whole group keep the GGUF
-// layout; they are few (fewer than 8), so plain code serves both paths.
-void interleaved_tail_rows(const MatmulTask& t, int64_t r0, int64_t r1) {
+// One block's update of a row's accumulator for the interleaved kernels:
+// the exact integer dot product, then fma(float(dot), d_w * d_x, acc) (and
+// for Q4_K the mins' term the same way). The AVX2 kernels perform these
+// float operations lane by lane, so the two paths agree to the bit.
+float interleaved_block_update(TensorType type, const uint8_t* wb, const uint8_t* xq, int64_t b,
+                               float acc) {
+  switch (type) {
+    case TensorType::kQ4_0: {
+      const auto w = load_block<BlockQ4_0>(wb);
+      const auto& x = reinterpret_cast<const BlockQ8_0S*>(xq)[b];
+      int32_t dot = 0;
+      for (int j = 0; j < kQk4_0 / 2; ++j) {
+        dot += (w.qs[j] & 0x0f) * int32_t{x.qs[j]} + (w.qs[j] >> 4) * int32_t{x.qs[j + kQk4_0 / 2]};
+      }
+      dot -= 8 * x.sum;
+      return std::fma(static_cast<float>(dot), fp16_to_fp32(w.d) * x.d, acc);
+    }
+    case TensorType::kQ8_0: {
+      const auto w = load_block<BlockQ8_0>(wb);
+      const auto& x = reinterpret_cast<const BlockQ8_0S*>(xq)[b];
+      int32_t dot = 0;
+      for (int j = 0; j < kQk8_0; ++j) dot += int32_t{w.qs[j]} * x.qs[j];
+      return std::fma(static_cast<float>(dot), fp16_to_fp32(w.d) * x.d, acc);
+    }
+    case TensorType::kQ4_K: {
+      const auto w = load_block<BlockQ4_K>(wb);
+      const auto& x = reinterpret_cast<const BlockQ8K*>(xq)[b];
+      int32_t sum_qx = 0;
+      int32_t sum_mins = 0;
+      dot_q4_k_block_scalar(w, x, &sum_qx, &sum_mins);
+      acc = std::fma(static_cast<float>(sum_qx), fp16_to_fp32(w.d) * x.d, acc);
+      return std::fma(-static_cast<float>(sum_mins), fp16_to_fp32(w.dmin) * x.d, acc);
+    }
+    default:
+      throw_error(ErrorCode::kInvalidArgument, "no interleaved kernel for {}", tensor_type_name(type));
+  }
+}
+
+void interleaved_rows_scalar(const MatmulTask& t, int64_t r0, int64_t r1) {
   const WeightMatrix& w = *t.w;
-  const bool q4 = w.type == TensorType::kQ4_0;
-  const int64_t n_blocks = w.cols / kQk8_0;
+  const TensorTypeTraits traits = traits_of(w.type);
+  const int64_t n_blocks = w.cols / traits.block_elems;
+  const int64_t grouped_rows = w.rows / kInterleaveRows * kInterleaveRows;
+  alignas(16) uint8_t gathered[sizeof(BlockQ4_K)];
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
     for (int64_t k = 0; k < t.n_tokens; ++k) {
-      const auto* xb = reinterpret_cast<const BlockQ8_0S*>(t.xq + static_cast<size_t>(k) * t.xq_stride);
+      const uint8_t* xq = t.xq + static_cast<size_t>(k) * t.xq_stride;
       float acc = 0.0f;
       for (int64_t b = 0; b < n_blocks; ++b) {
-        BlockQ8_0 x;
-        x.d = 0;
-        std::memcpy(x.qs, xb[b].qs, kQk8_0);
-        int32_t dot;
-        uint16_t h;
-        if (q4) {
-          const auto wb = load_block<BlockQ4_0>(row + b * sizeof(BlockQ4_0));
-          dot = dot_q4_0_block_scalar(wb, x);
-          h = wb.d;
-        } else {
-          const auto wb = load_block<BlockQ8_0>(row + b * sizeof(BlockQ8_0));
-          dot = dot_q8_0_block_scalar(wb, x);
-          h = wb.d;
+        const uint8_t* wb = row + static_cast<size_t>(b) * traits.block_bytes;
+        if (r < grouped_rows) {
+          gather_interleaved_block(w, r, b, gathered);
+          wb = gathered;
         }
-        acc = std::fma(static_cast<float>(dot), fp16_to_fp32(h) * xb[b].d, acc);
+        acc = interleaved_block_update(w.type, wb, xq, b, acc);
       }
       t.y[k * t.y_stride + r] = acc;
     }
@@ -338,7 +322,9 @@ int32_t dot_q6_k_block_scalar(const BlockQ6_K& w, const BlockQ8K& x) {
 }
 
 ActivationFormat activation_format(const WeightMatrix& w) {
-  if (w.layout == RowLayout::kInterleaved8) return ActivationFormat::kQ8_0S;
+  if (w.layout == RowLayout::kInterleaved8 && w.type != TensorType::kQ4_K) {
+    return ActivationFormat::kQ8_0S;
+  }
   switch (w.type) {
     case TensorType::kQ8_0:
     case TensorType::kQ4_0:
@@ -413,14 +399,7 @@ void quantize_activations(ActivationFormat format, const float* x, int64_t cols,
 }
 
 RowKernel scalar_interleaved_kernel(TensorType type) {
-  switch (type) {
-    case TensorType::kQ4_0:
-      return kernel_interleaved_scalar<true>;
-    case TensorType::kQ8_0:
-      return kernel_interleaved_scalar<false>;
-    default:
-      return nullptr;
-  }
+  return supports_interleave(type) ? interleaved_rows_scalar : nullptr;
 }
 
 }  // namespace detail

@@ -617,23 +617,132 @@ struct InterleavedKernel {
     for (int j = 0; j < T; ++j) _mm256_storeu_ps(t.y + (k + j) * t.y_stride + g, acc[j]);
   }
 
-  // Groups in [r0, r1) for all tokens, in token chunks whose activations
-  // stay in L2 while the groups' weights stream past.
-  static void run(const MatmulTask& t, int64_t r0, int64_t r1) {
-    constexpr int T = 4;
-    const int64_t grouped_end = std::min(r1, t.w->rows / kInterleaveRows * kInterleaveRows);
-    const int64_t chunk = std::max<int64_t>(T, (256 * 1024) / static_cast<int64_t>(t.xq_stride + 1) / T * T);
-    for (int64_t k0 = 0; k0 < t.n_tokens; k0 += chunk) {
-      const int64_t k1 = std::min(t.n_tokens, k0 + chunk);
-      for (int64_t g = r0; g < grouped_end; g += kInterleaveRows) {
-        int64_t k = k0;
-        for (; k + T <= k1; k += T) tile<T>(t, g, k);
-        for (; k < k1; ++k) tile<1>(t, g, k);
+};
+
+// --- interleaved Q4_K weights x Q8_K activations -------------------------
+
+// shuffle_epi8 control that puts byte `s` of every dword, zero-extended to
+// 16 bits, into both halves of that dword (a row's sub-block scale, ready
+// for madd against pairs of int16 sums).
+inline __m256i dword_byte_pair_control(int first, int second) {
+  const int32_t base = first | 0x8000 | (second << 16) | static_cast<int32_t>(0x80000000u);
+  return _mm256_add_epi32(_mm256_set1_epi32(base),
+                          _mm256_setr_epi32(0, 0x00040004, 0x00080008, 0x000c000c, 0, 0x00040004,
+                                            0x00080008, 0x000c000c));
+}
+
+// A group of 8 interleaved Q4_K rows times T tokens; lane i of acc[j] is
+// row g + i for token k + j. Per chunk c of a block, 8 steps of 32 bytes
+// carry 4 quant bytes of each row; the low nibbles belong to sub-block 2c
+// and the high ones to 2c + 1, summed in int16 over the chunk (8 steps of
+// at most 2 * 15 * 128 each fit) and then scaled per row with madd. The
+// 6-bit scales and mins of all 8 rows unpack in a few vector operations.
+// Float updates match interleaved_block_update operation for operation.
+struct InterleavedQ4KKernel {
+  static constexpr size_t kBlockBytes = sizeof(BlockQ4_K) * kInterleaveRows;
+
+  template <int T>
+  static void tile(const MatmulTask& t, int64_t g, int64_t k) {
+    const int64_t n_blocks = t.w->cols / kQkK;
+    const uint8_t* block = t.w->data + static_cast<size_t>(g) * t.w->row_bytes;
+    const BlockQ8K* x[T];
+    TETHER_UNROLL
+    for (int j = 0; j < T; ++j) {
+      x[j] = reinterpret_cast<const BlockQ8K*>(t.xq + static_cast<size_t>(k + j) * t.xq_stride);
+    }
+    __m256 acc[T];
+    TETHER_UNROLL
+    for (int j = 0; j < T; ++j) acc[j] = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i m6 = _mm256_set1_epi8(0x3f);
+    const __m256i top2 = _mm256_set1_epi8(0x30);
+    for (int64_t b = 0; b < n_blocks; ++b, block += kBlockBytes) {
+      const __m256 d8 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block)));
+      const __m256 dmin8 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16)));
+      const __m256i sa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32));
+      const __m256i sb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 64));
+      const __m256i sc = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 96));
+      // Dword i: row i's scales 0-3 / 4-7 and mins 0-3 / 4-7, one per byte.
+      const __m256i scales_lo = _mm256_and_si256(sa, m6);
+      const __m256i scales_hi =
+          _mm256_or_si256(_mm256_and_si256(sc, m4), _mm256_and_si256(_mm256_srli_epi16(sa, 2), top2));
+      const __m256i mins_lo = _mm256_and_si256(sb, m6);
+      const __m256i mins_hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(sc, 4), m4),
+                                              _mm256_and_si256(_mm256_srli_epi16(sb, 2), top2));
+      __m256i isum[T];
+      TETHER_UNROLL
+      for (int j = 0; j < T; ++j) isum[j] = _mm256_setzero_si256();
+      TETHER_UNROLL
+      for (int c = 0; c < 4; ++c) {
+        const __m256i scales = c < 2 ? scales_lo : scales_hi;
+        const __m256i scale_lo = _mm256_shuffle_epi8(scales, dword_byte_pair_control(2 * (c % 2), 2 * (c % 2)));
+        const __m256i scale_hi =
+            _mm256_shuffle_epi8(scales, dword_byte_pair_control(2 * (c % 2) + 1, 2 * (c % 2) + 1));
+        __m256i sum_lo[T], sum_hi[T];
+        TETHER_UNROLL
+        for (int j = 0; j < T; ++j) sum_lo[j] = sum_hi[j] = _mm256_setzero_si256();
+        const uint8_t* chunk = block + 128 + 256 * c;
+        TETHER_UNROLL
+        for (int st = 0; st < 8; ++st) {
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(chunk + 32 * st));
+          const __m256i lo = _mm256_and_si256(q, m4);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+          TETHER_UNROLL
+          for (int j = 0; j < T; ++j) {
+            const int8_t* xq = x[j][b].qs + 64 * c + 4 * st;
+            sum_lo[j] = _mm256_add_epi16(sum_lo[j], _mm256_maddubs_epi16(lo, broadcast4(xq)));
+            sum_hi[j] = _mm256_add_epi16(sum_hi[j], _mm256_maddubs_epi16(hi, broadcast4(xq + 32)));
+          }
+        }
+        TETHER_UNROLL
+        for (int j = 0; j < T; ++j) {
+          isum[j] = _mm256_add_epi32(isum[j], _mm256_add_epi32(_mm256_madd_epi16(sum_lo[j], scale_lo),
+                                                               _mm256_madd_epi16(sum_hi[j], scale_hi)));
+        }
+      }
+      TETHER_UNROLL
+      for (int j = 0; j < T; ++j) {
+        // Sub-block sums of x as int16 pairs (xs[2p], xs[2p+1]) in dwords
+        // 0, 1 (p = 0, 1) and 4, 5 (p = 2, 3).
+        const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[j][b].bsums));
+        const __m256i xs32 = _mm256_madd_epi16(bsums, ones);
+        const __m256i xs16 = _mm256_packs_epi32(xs32, xs32);
+        __m256i msum = _mm256_setzero_si256();
+        TETHER_UNROLL
+        for (int p = 0; p < 4; ++p) {
+          const __m256i mins = _mm256_shuffle_epi8(p < 2 ? mins_lo : mins_hi,
+                                                   dword_byte_pair_control(2 * (p % 2), 2 * (p % 2) + 1));
+          const __m256i xpair = _mm256_permutevar8x32_epi32(xs16, _mm256_set1_epi32(p < 2 ? p : p + 2));
+          msum = _mm256_add_epi32(msum, _mm256_madd_epi16(mins, xpair));
+        }
+        const __m256 dx = _mm256_set1_ps(x[j][b].d);
+        acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[j]), _mm256_mul_ps(d8, dx), acc[j]);
+        acc[j] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_mul_ps(dmin8, dx), acc[j]);
       }
     }
-    interleaved_tail_rows(t, std::max(r0, grouped_end), r1);
+    TETHER_UNROLL
+    for (int j = 0; j < T; ++j) _mm256_storeu_ps(t.y + (k + j) * t.y_stride + g, acc[j]);
   }
 };
+
+// Groups in [r0, r1) for all tokens, T at a time, in token chunks whose
+// activations stay in L2 while the groups' weights stream past; rows past
+// the last whole group go to the plain kernel.
+template <class Kernel, int T>
+void run_interleaved(const MatmulTask& t, int64_t r0, int64_t r1) {
+  const int64_t grouped_end = std::min(r1, t.w->rows / kInterleaveRows * kInterleaveRows);
+  const int64_t chunk = std::max<int64_t>(T, (256 * 1024) / static_cast<int64_t>(t.xq_stride + 1) / T * T);
+  for (int64_t k0 = 0; k0 < t.n_tokens; k0 += chunk) {
+    const int64_t k1 = std::min(t.n_tokens, k0 + chunk);
+    for (int64_t g = r0; g < grouped_end; g += kInterleaveRows) {
+      int64_t k = k0;
+      for (; k + T <= k1; k += T) Kernel::template tile<T>(t, g, k);
+      for (; k < k1; ++k) Kernel::template tile<1>(t, g, k);
+    }
+  }
+  interleaved_rows_scalar(t, std::max(r0, grouped_end), r1);
+}
 
 // --- activation quantizers ----------------------------------------------
 
@@ -784,9 +893,11 @@ RowKernel avx2_row_kernel(TensorType type) {
 RowKernel avx2_interleaved_kernel(TensorType type) {
   switch (type) {
     case TensorType::kQ4_0:
-      return InterleavedKernel<true>::run;
+      return run_interleaved<InterleavedKernel<true>, 4>;
     case TensorType::kQ8_0:
-      return InterleavedKernel<false>::run;
+      return run_interleaved<InterleavedKernel<false>, 4>;
+    case TensorType::kQ4_K:
+      return run_interleaved<InterleavedQ4KKernel, 2>;
     default:
       return nullptr;
   }

@@ -66,8 +66,9 @@ void quantize_activations(ActivationFormat format, const float* x, int64_t cols,
 // the row kernel). Both paths give bit-identical interleaved results.
 RowKernel scalar_row_kernel(TensorType type);
 RowKernel scalar_interleaved_kernel(TensorType type);
-// Rows [r0, r1) past the last whole group of an interleaved matrix.
-void interleaved_tail_rows(const MatmulTask& task, int64_t r0, int64_t r1);
+// Rows [r0, r1) of an interleaved matrix in plain code: the scalar kernel,
+// and the AVX2 kernels' rows past the last whole group of 8.
+void interleaved_rows_scalar(const MatmulTask& task, int64_t r0, int64_t r1);
 // A Q8_0 activation block as BlockQ8_0S (float scale, quant sum).
 void widen_q8_0_block(const BlockQ8_0& q, BlockQ8_0S* out);
 

@@ -55,17 +55,23 @@ std::vector<KernelPath> paths() {
   return p;
 }
 
-constexpr TensorType kTypes[] = {TensorType::kQ4_0, TensorType::kQ8_0};
+constexpr TensorType kTypes[] = {TensorType::kQ4_0, TensorType::kQ8_0, TensorType::kQ4_K};
+
+// A row length of `blocks` blocks of the type (32 or 256 elements).
+int64_t cols_of(TensorType type, int64_t blocks) {
+  return blocks * static_cast<int64_t>(traits_of(type).block_elems);
+}
 
 TEST(Interleave, RowsReadBackUnchangedIncludingTheTail) {
   for (TensorType type : kTypes) {
     for (int64_t rows : {8, 13, 24}) {
-      const Rows src = make_rows(type, rows, 96, 3);
+      const int64_t cols = cols_of(type, 3);
+      const Rows src = make_rows(type, rows, cols, 3);
       const PackedMatrix packed = pack_for_matmul(src.w);
       ASSERT_EQ(packed.matrix.layout, RowLayout::kInterleaved8);
       // Same total size, and the groups really moved bytes around.
       EXPECT_NE(std::memcmp(packed.matrix.data, src.bytes.data(), 8 * src.w.row_bytes), 0);
-      std::vector<float> a(96), b(96);
+      std::vector<float> a(cols), b(cols);
       for (int64_t r = 0; r < rows; ++r) {
         dequantize_matrix_row(src.w, r, a);
         dequantize_matrix_row(packed.matrix, r, b);
@@ -90,17 +96,18 @@ TEST(Interleave, OtherTypesAndShortMatricesStayInPlace) {
   EXPECT_EQ(pack_for_matmul(q6.w).matrix.layout, RowLayout::kRows);
   const Rows few = make_rows(TensorType::kQ4_0, 7, 64, 1);
   EXPECT_EQ(pack_for_matmul(few.w).matrix.layout, RowLayout::kRows);
-  EXPECT_FALSE(supports_interleave(TensorType::kQ4_K));
+  EXPECT_FALSE(supports_interleave(TensorType::kQ6_K));
 }
 
 TEST(Interleave, MatmulAgreesWithTheRowLayout) {
   ThreadPool pool(2);
   for (TensorType type : kTypes) {
     for (int64_t rows : {8, 21, 48}) {
-      const Rows src = make_rows(type, rows, 128, 5);
+      const int64_t cols = cols_of(type, 4);
+      const Rows src = make_rows(type, rows, cols, 5);
       const PackedMatrix packed = pack_for_matmul(src.w);
       for (int64_t n_tokens : {1, 3, 4, 9}) {
-        const auto x = random_floats(static_cast<size_t>(n_tokens * 128), 9);
+        const auto x = random_floats(static_cast<size_t>(n_tokens * cols), 9);
         for (KernelPath path : paths()) {
           const auto expect = multiply(src.w, x, n_tokens, pool, path);
           const auto got = multiply(packed.matrix, x, n_tokens, pool, path);
@@ -119,10 +126,11 @@ TEST(Interleave, ScalarAndAvx2AgreeToTheBit) {
   if (best_kernel_path() != KernelPath::kAvx2) GTEST_SKIP() << "this CPU lacks AVX2/FMA/F16C";
   ThreadPool pool(1);
   for (TensorType type : kTypes) {
-    const Rows src = make_rows(type, 37, 256, 11);
+    const int64_t cols = cols_of(type, 8);
+    const Rows src = make_rows(type, 37, cols, 11);
     const PackedMatrix packed = pack_for_matmul(src.w);
     for (int64_t n_tokens : {1, 5, 16}) {
-      const auto x = random_floats(static_cast<size_t>(n_tokens * 256), 13);
+      const auto x = random_floats(static_cast<size_t>(n_tokens * cols), 13);
       EXPECT_EQ(multiply(packed.matrix, x, n_tokens, pool, KernelPath::kScalar),
                 multiply(packed.matrix, x, n_tokens, pool, KernelPath::kAvx2))
           << tensor_type_name(type) << " tokens " << n_tokens;
@@ -134,14 +142,15 @@ TEST(Interleave, ResultsIgnoreBatchCompositionAndThreadCount) {
   ThreadPool one(1);
   ThreadPool two(2);
   for (TensorType type : kTypes) {
-    const Rows src = make_rows(type, 200, 64, 17);
+    const int64_t cols = cols_of(type, 2);
+    const Rows src = make_rows(type, 200, cols, 17);
     const PackedMatrix packed = pack_for_matmul(src.w);
     const int64_t n_tokens = 11;
-    const auto x = random_floats(static_cast<size_t>(n_tokens * 64), 19);
+    const auto x = random_floats(static_cast<size_t>(n_tokens * cols), 19);
     const auto batch = multiply(packed.matrix, x, n_tokens, two, best_kernel_path());
     EXPECT_EQ(batch, multiply(packed.matrix, x, n_tokens, one, best_kernel_path()));
     for (int64_t k = 0; k < n_tokens; ++k) {
-      const std::vector<float> xk(x.begin() + k * 64, x.begin() + (k + 1) * 64);
+      const std::vector<float> xk(x.begin() + k * cols, x.begin() + (k + 1) * cols);
       const auto alone = multiply(packed.matrix, xk, 1, two, best_kernel_path());
       EXPECT_TRUE(std::equal(alone.begin(), alone.end(), batch.begin() + k * 200))
           << tensor_type_name(type) << " token " << k;
@@ -153,7 +162,7 @@ TEST(Interleave, ExtremeQuantsDoNotOverflow) {
   // Q8_0 quants of -128 (legal bytes, though ggml never writes them) and
   // Q4_0 nibbles of 0 and 15 against activations at full scale.
   ThreadPool pool(1);
-  for (TensorType type : kTypes) {
+  for (TensorType type : {TensorType::kQ4_0, TensorType::kQ8_0}) {
     Rows src = make_rows(type, 8, 64, 23);
     const size_t block = type == TensorType::kQ8_0 ? 34 : 18;
     for (size_t off = 0; off < src.bytes.size(); off += block) {

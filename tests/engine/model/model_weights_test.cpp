@@ -51,7 +51,7 @@ TEST(ModelWeights, BindsEveryTensorOfEachArchitecture) {
     auto file = make_model(small_options(arch, TensorType::kQ4_K));
     const ModelConfig config = ModelConfig::from_gguf(*file);
     EXPECT_EQ(config.arch, arch);
-    const ModelWeights weights = ModelWeights::bind(*file, config);
+    const ModelWeights weights = ModelWeights::bind(*file, config, /*pack=*/false);
     ASSERT_EQ(weights.layers.size(), 2u);
     EXPECT_FALSE(weights.tied_output);
     EXPECT_EQ(weights.token_embd.type, TensorType::kQ4_K);
@@ -59,7 +59,7 @@ TEST(ModelWeights, BindsEveryTensorOfEachArchitecture) {
     EXPECT_EQ(weights.layers[1].gate.cols, 256);
     EXPECT_EQ(weights.layers[0].bq.size(), arch == Architecture::kQwen2 ? 256u : 0u);
     EXPECT_EQ(weights.layers[0].k_norm.size(), arch == Architecture::kQwen3 ? 64u : 0u);
-    // Zero copy: matrices point into the file's bytes.
+    // Zero copy unpacked: matrices point into the file's bytes.
     const auto bytes = file->tensor_data(*file->find_tensor("blk.1.ffn_down.weight"));
     EXPECT_EQ(weights.layers[1].down.data, bytes.data());
     EXPECT_EQ(config.rope.ordering,
@@ -90,11 +90,13 @@ TEST(ModelWeights, TiedOutputReusesTheEmbedding) {
   }
 }
 
-TEST(ModelWeights, PackingInterleavesQ4_0AndQ8_0AndLeavesOtherTypes) {
-  for (TensorType type : {TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kF16, TensorType::kQ6_K}) {
+TEST(ModelWeights, PackingInterleavesQ4_0Q8_0Q4_KAndLeavesOtherTypes) {
+  for (TensorType type : {TensorType::kQ8_0, TensorType::kQ4_0, TensorType::kQ4_K, TensorType::kF16,
+                          TensorType::kQ6_K}) {
     auto file = make_model(small_options(Architecture::kLlama, type));
     const auto weights = ModelWeights::bind(*file, ModelConfig::from_gguf(*file));
-    const bool interleaved = type == TensorType::kQ8_0 || type == TensorType::kQ4_0;
+    const bool interleaved =
+        type == TensorType::kQ8_0 || type == TensorType::kQ4_0 || type == TensorType::kQ4_K;
     const auto& down = weights.layers[0].down;
     EXPECT_EQ(down.layout == kernels::RowLayout::kInterleaved8, interleaved && down.type == type)
         << tensor_type_name(type);
