@@ -10,19 +10,21 @@ namespace {
 
 // Seeds keep salt hashes and block hashes in separate domains, so a salt
 // string can never be crafted to equal some block's hash input.
-constexpr uint64_t kSaltSeed = 0x73616c74ull;   // "salt"
+constexpr uint64_t kSaltSeed = 0x73616c74ull;     // "salt"
 constexpr uint64_t kBlockSeed = 0x626c6f636bull;  // "block"
 
 // Blocks of up to this many tokens are serialized on the stack.
 constexpr size_t kStackTokens = 64;
 
 uint8_t* put_u64(uint8_t* out, uint64_t value) {
-  for (int byte_idx = 0; byte_idx < 8; ++byte_idx) out[byte_idx] = static_cast<uint8_t>(value >> (8 * byte_idx));
+  for (int byte_idx = 0; byte_idx < 8; ++byte_idx)
+    out[byte_idx] = static_cast<uint8_t>(value >> (8 * byte_idx));
   return out + 8;
 }
 
 uint8_t* put_u32(uint8_t* out, uint32_t value) {
-  for (int byte_idx = 0; byte_idx < 4; ++byte_idx) out[byte_idx] = static_cast<uint8_t>(value >> (8 * byte_idx));
+  for (int byte_idx = 0; byte_idx < 4; ++byte_idx)
+    out[byte_idx] = static_cast<uint8_t>(value >> (8 * byte_idx));
   return out + 4;
 }
 

@@ -22,16 +22,21 @@ BlockPool::BlockPool(int32_t n_blocks, int32_t block_tokens) : block_tokens_(blo
   }
 }
 
-BlockPool::BlockMeta& BlockPool::meta(BlockId block) {
+void BlockPool::check_block(BlockId block) const {
   if (to_index(block) < 0 || to_index(block) >= n_blocks()) {
     throw_error(ErrorCode::kInvalidArgument, "kv block pool: block {} is outside [0, {})",
                 to_index(block), n_blocks());
   }
+}
+
+BlockPool::BlockMeta& BlockPool::meta(BlockId block) {
+  check_block(block);
   return blocks_[static_cast<size_t>(to_index(block))];
 }
 
 const BlockPool::BlockMeta& BlockPool::meta(BlockId block) const {
-  return const_cast<BlockPool*>(this)->meta(block);
+  check_block(block);
+  return blocks_[static_cast<size_t>(to_index(block))];
 }
 
 void BlockPool::lru_push_back(int32_t block_idx) {
@@ -111,8 +116,7 @@ void BlockPool::acquire(BlockId block) {
   BlockMeta& m = meta(block);
   if (!m.ready) {
     throw_error(ErrorCode::kInvalidArgument,
-                "kv block pool: block {} cannot be shared: it holds no ready KV",
-                to_index(block));
+                "kv block pool: block {} cannot be shared: it holds no ready KV", to_index(block));
   }
   if (m.in_lru) lru_remove(to_index(block));
   ++m.ref_count;
@@ -205,9 +209,9 @@ BlockContent BlockPool::content(BlockId block) const {
                 to_index(block));
   }
   return {m.parent, m.salt,
-          std::span<const KvTokenId>(token_ids_).subspan(
-              static_cast<size_t>(to_index(block)) * static_cast<size_t>(block_tokens_),
-              static_cast<size_t>(block_tokens_))};
+          std::span<const KvTokenId>(token_ids_)
+              .subspan(static_cast<size_t>(to_index(block)) * static_cast<size_t>(block_tokens_),
+                       static_cast<size_t>(block_tokens_))};
 }
 
 void BlockPool::record_query(int32_t tokens, int32_t eligible_blocks, int32_t hit_blocks) {
@@ -235,9 +239,12 @@ void BlockPool::check_invariants(std::span<const std::span<const BlockId>> table
   for (size_t table_idx = 0; table_idx < tables.size(); ++table_idx) {
     for (BlockId block : tables[table_idx]) {
       const int32_t block_idx = to_index(block);
-      if (block_idx < 0 || block_idx >= n) throw_error(ErrorCode::kInternal, "kv invariant: table {} names block {}", table_idx, block_idx);
+      if (block_idx < 0 || block_idx >= n)
+        throw_error(ErrorCode::kInternal, "kv invariant: table {} names block {}", table_idx,
+                    block_idx);
       if (last_table[static_cast<size_t>(block_idx)] == static_cast<int32_t>(table_idx)) {
-        throw_error(ErrorCode::kInternal, "kv invariant: table {} names block {} twice", table_idx, block_idx);
+        throw_error(ErrorCode::kInternal, "kv invariant: table {} names block {} twice", table_idx,
+                    block_idx);
       }
       last_table[static_cast<size_t>(block_idx)] = static_cast<int32_t>(table_idx);
       ++references[static_cast<size_t>(block_idx)];
@@ -249,7 +256,8 @@ void BlockPool::check_invariants(std::span<const std::span<const BlockId>> table
   for (BlockId block : free_list_) {
     const int32_t block_idx = to_index(block);
     if (block_idx < 0 || block_idx >= n || place[static_cast<size_t>(block_idx)] != 0) {
-      throw_error(ErrorCode::kInternal, "kv invariant: free list holds block {} twice or out of range", block_idx);
+      throw_error(ErrorCode::kInternal,
+                  "kv invariant: free list holds block {} twice or out of range", block_idx);
     }
     place[static_cast<size_t>(block_idx)] = 1;
   }
@@ -259,16 +267,19 @@ void BlockPool::check_invariants(std::span<const std::span<const BlockId>> table
        block_idx = blocks_[static_cast<size_t>(block_idx)].lru_next) {
     if (block_idx < 0 || block_idx >= n || place[static_cast<size_t>(block_idx)] != 0 ||
         ++lru_count > n) {
-      throw_error(ErrorCode::kInternal, "kv invariant: LRU list revisits block {} or is out of range", block_idx);
+      throw_error(ErrorCode::kInternal,
+                  "kv invariant: LRU list revisits block {} or is out of range", block_idx);
     }
     if (blocks_[static_cast<size_t>(block_idx)].lru_prev != prev) {
-      throw_error(ErrorCode::kInternal, "kv invariant: LRU back link of block {} is broken", block_idx);
+      throw_error(ErrorCode::kInternal, "kv invariant: LRU back link of block {} is broken",
+                  block_idx);
     }
     place[static_cast<size_t>(block_idx)] = 2;
     prev = block_idx;
   }
   if (prev != lru_tail_ || lru_count != lru_size_) {
-    throw_error(ErrorCode::kInternal, "kv invariant: LRU list has {} blocks, size says {}", lru_count, lru_size_);
+    throw_error(ErrorCode::kInternal, "kv invariant: LRU list has {} blocks, size says {}",
+                lru_count, lru_size_);
   }
 
   int32_t used = 0;
@@ -278,39 +289,52 @@ void BlockPool::check_invariants(std::span<const std::span<const BlockId>> table
     const int32_t refs = references[static_cast<size_t>(block_idx)];
     const uint8_t where = place[static_cast<size_t>(block_idx)];
     if (m.ref_count != refs) {
-      throw_error(ErrorCode::kInternal, "kv invariant: block {} has ref count {} but {} table references", block_idx,
-           m.ref_count, refs);
+      throw_error(ErrorCode::kInternal,
+                  "kv invariant: block {} has ref count {} but {} table references", block_idx,
+                  m.ref_count, refs);
     }
-    if (refs > 0 && where != 0) throw_error(ErrorCode::kInternal, "kv invariant: block {} is referenced and free", block_idx);
-    if (refs == 0 && where == 0) throw_error(ErrorCode::kInternal, "kv invariant: block {} leaked (unreferenced, not free)", block_idx);
-    if ((where == 2) != m.in_lru) throw_error(ErrorCode::kInternal, "kv invariant: block {} in_lru flag is wrong", block_idx);
+    if (refs > 0 && where != 0)
+      throw_error(ErrorCode::kInternal, "kv invariant: block {} is referenced and free", block_idx);
+    if (refs == 0 && where == 0)
+      throw_error(ErrorCode::kInternal, "kv invariant: block {} leaked (unreferenced, not free)",
+                  block_idx);
+    if ((where == 2) != m.in_lru)
+      throw_error(ErrorCode::kInternal, "kv invariant: block {} in_lru flag is wrong", block_idx);
     if (where == 2 && !(m.indexed && m.ready)) {
-      throw_error(ErrorCode::kInternal, "kv invariant: cached block {} is not indexed and ready", block_idx);
+      throw_error(ErrorCode::kInternal, "kv invariant: cached block {} is not indexed and ready",
+                  block_idx);
     }
-    if (where == 1 && m.indexed) throw_error(ErrorCode::kInternal, "kv invariant: plain free block {} is indexed", block_idx);
-    if (m.ready && !m.indexed) throw_error(ErrorCode::kInternal, "kv invariant: block {} ready but unindexed", block_idx);
+    if (where == 1 && m.indexed)
+      throw_error(ErrorCode::kInternal, "kv invariant: plain free block {} is indexed", block_idx);
+    if (m.ready && !m.indexed)
+      throw_error(ErrorCode::kInternal, "kv invariant: block {} ready but unindexed", block_idx);
     if (m.indexed && !m.ready && m.ref_count != 1) {
-      throw_error(ErrorCode::kInternal, "kv invariant: pending block {} has {} references, not 1", block_idx, m.ref_count);
+      throw_error(ErrorCode::kInternal, "kv invariant: pending block {} has {} references, not 1",
+                  block_idx, m.ref_count);
     }
     if (m.indexed) {
       ++indexed;
       auto it = index_.find(m.hash);
       if (it == index_.end() || to_index(it->second) != block_idx) {
-        throw_error(ErrorCode::kInternal, "kv invariant: block {} is indexed but the index does not map its hash to it",
-             block_idx);
+        throw_error(ErrorCode::kInternal,
+                    "kv invariant: block {} is indexed but the index does not map its hash to it",
+                    block_idx);
       }
       const BlockContent c = content(BlockId{block_idx});
       if (hash_block(c.parent, c.tokens, c.salt) != m.hash) {
-        throw_error(ErrorCode::kInternal, "kv invariant: block {} content does not hash to its index hash", block_idx);
+        throw_error(ErrorCode::kInternal,
+                    "kv invariant: block {} content does not hash to its index hash", block_idx);
       }
     }
     if (refs > 0) ++used;
   }
   if (indexed != index_.size()) {
-    throw_error(ErrorCode::kInternal, "kv invariant: index holds {} hashes, {} blocks are indexed", index_.size(), indexed);
+    throw_error(ErrorCode::kInternal, "kv invariant: index holds {} hashes, {} blocks are indexed",
+                index_.size(), indexed);
   }
   if (used != used_blocks() || used + free_blocks() != n) {
-    throw_error(ErrorCode::kInternal, "kv invariant: {} used + {} free != {} total", used, free_blocks(), n);
+    throw_error(ErrorCode::kInternal, "kv invariant: {} used + {} free != {} total", used,
+                free_blocks(), n);
   }
 }
 

@@ -128,7 +128,8 @@ class BlockPool {
   bool publish(BlockId block, BlockHash hash, const BlockContent& content);
 
   // Parent, salt and token ids an indexed block was registered with (for a
-  // persistent cache). Throws Error(kInvalidArgument) for an unindexed block.
+  // persistent cache); the token span stays valid while the block is indexed.
+  // Throws Error(kInvalidArgument) for an unindexed block.
   BlockContent content(BlockId block) const;
 
   // Accounting hooks for SequenceBlocks::start().
@@ -159,6 +160,7 @@ class BlockPool {
     SaltHash salt{};
   };
 
+  void check_block(BlockId block) const;
   BlockMeta& meta(BlockId block);
   const BlockMeta& meta(BlockId block) const;
   void index(BlockId block, BlockHash hash, const BlockContent& content, bool ready);

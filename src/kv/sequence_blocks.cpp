@@ -80,8 +80,8 @@ StartResult SequenceBlocks::start() {
   // next token's logits come from the last prompt position.
   const int32_t n = n_tokens();
   const int32_t max_blocks = n > 0 ? (n - 1) / block_tokens_ : 0;
-  const PrefixMatch match =
-      pool_->match_prefix(std::span<const BlockHash>(hashes_).first(static_cast<size_t>(max_blocks)));
+  const PrefixMatch match = pool_->match_prefix(
+      std::span<const BlockHash>(hashes_).first(static_cast<size_t>(max_blocks)));
   if (match.wait_for) {
     pool_->record_wait();
     return {StartStatus::kMustWait, 0, *match.wait_for};
@@ -122,7 +122,8 @@ AllocResult SequenceBlocks::allocate_slots(int32_t n_new_tokens) {
     // now, so others wait for it. If another block already holds the hash
     // (we missed it at start()), this one is a private copy.
     if (block_idx < static_cast<int32_t>(hashes_.size())) {
-      pool_->index_pending(block, hashes_[static_cast<size_t>(block_idx)], block_content(block_idx));
+      pool_->index_pending(block, hashes_[static_cast<size_t>(block_idx)],
+                           block_content(block_idx));
     }
   }
   return AllocResult::kOk;

@@ -34,8 +34,8 @@ TEST(BlockHash, ChainsFromTheParent) {
   const BlockHash first = hash_block(kRootBlockHash, tokens, salt);
   // Same block tokens after a different prefix: a different hash.
   const BlockHash after_first = hash_block(first, tokens, salt);
-  const BlockHash after_other = hash_block(hash_block(kRootBlockHash, iota_tokens(16, 8), salt),
-                                           tokens, salt);
+  const BlockHash after_other =
+      hash_block(hash_block(kRootBlockHash, iota_tokens(16, 8), salt), tokens, salt);
   EXPECT_NE(first, after_first);
   EXPECT_NE(after_first, after_other);
   EXPECT_NE(first, after_other);

@@ -18,7 +18,8 @@ struct Chain {
   std::vector<BlockHash> hashes;
   SaltHash salt;
 
-  Chain(int n_blocks, KvTokenId first, std::string_view salt_text = "") : salt(hash_salt(salt_text)) {
+  Chain(int n_blocks, KvTokenId first, std::string_view salt_text = "")
+      : salt(hash_salt(salt_text)) {
     tokens.resize(static_cast<size_t>(n_blocks * kBlockTokens));
     std::iota(tokens.begin(), tokens.end(), first);
     BlockHash parent = kRootBlockHash;
@@ -42,7 +43,8 @@ std::vector<BlockId> compute(BlockPool& pool, const Chain& chain) {
   for (size_t block_idx = 0; block_idx < chain.hashes.size(); ++block_idx) {
     const auto block = pool.allocate();
     EXPECT_TRUE(block.has_value());
-    EXPECT_TRUE(pool.publish(*block, chain.hashes[block_idx], chain.content(static_cast<int>(block_idx))));
+    EXPECT_TRUE(
+        pool.publish(*block, chain.hashes[block_idx], chain.content(static_cast<int>(block_idx))));
     table.push_back(*block);
   }
   return table;
@@ -249,7 +251,7 @@ TEST(BlockPool, InvariantCheckCatchesMismatchedTables) {
   std::vector<BlockId> only_a = {a};
   std::vector<BlockId> twice = {a, a};
   std::vector<std::span<const BlockId>> good = {both};
-  std::vector<std::span<const BlockId>> missing = {only_a};   // b leaked
+  std::vector<std::span<const BlockId>> missing = {only_a};      // b leaked
   std::vector<std::span<const BlockId>> extra = {both, only_a};  // a over-referenced
   std::vector<std::span<const BlockId>> repeated = {twice};
   EXPECT_NO_THROW(pool.check_invariants(good));

@@ -71,14 +71,16 @@ class Simulation {
     EXPECT_LE(stats.hit_tokens, stats.query_tokens);
     EXPECT_LE(stats.hit_blocks, stats.query_blocks);
     EXPECT_EQ(finished_ + cancellations_, kSequences);
-    std::printf("[ stats    ] steps %d finished %d cancelled %d preempted %d queries %llu hit blocks %llu/%llu "
-                "waits %llu evicted %llu\n",
-                steps, finished_, cancellations_, preemptions_,
-                static_cast<unsigned long long>(stats.queries),
-                static_cast<unsigned long long>(stats.hit_blocks),
-                static_cast<unsigned long long>(stats.query_blocks),
-                static_cast<unsigned long long>(stats.waits),
-                static_cast<unsigned long long>(stats.evicted_blocks));
+    std::printf(
+        "[ stats    ] steps %d finished %d cancelled %d preempted %d queries %llu hit blocks "
+        "%llu/%llu "
+        "waits %llu evicted %llu\n",
+        steps, finished_, cancellations_, preemptions_,
+        static_cast<unsigned long long>(stats.queries),
+        static_cast<unsigned long long>(stats.hit_blocks),
+        static_cast<unsigned long long>(stats.query_blocks),
+        static_cast<unsigned long long>(stats.waits),
+        static_cast<unsigned long long>(stats.evicted_blocks));
   }
 
  private:
@@ -86,8 +88,9 @@ class Simulation {
   KvTokenId random_token() { return static_cast<KvTokenId>(random(32000)); }
 
   void append(SimSequence& seq, KvTokenId token) {
-    const uint64_t previous =
-        seq.fingerprint.empty() ? mix(0xabcdef, static_cast<uint64_t>(seq.salt_idx)) : seq.fingerprint.back();
+    const uint64_t previous = seq.fingerprint.empty()
+                                  ? mix(0xabcdef, static_cast<uint64_t>(seq.salt_idx))
+                                  : seq.fingerprint.back();
     seq.fingerprint.push_back(mix(previous, static_cast<uint64_t>(token)));
   }
 
@@ -114,7 +117,8 @@ class Simulation {
     const int suffix = 1 + static_cast<int>(random(20));
     for (int i = 0; i < suffix; ++i) prompt.push_back(random_token());
     for (KvTokenId token : prompt) append(*seq, token);
-    seq->blocks = std::make_unique<SequenceBlocks>(pool_, prompt, "tenant-" + std::to_string(seq->salt_idx));
+    seq->blocks =
+        std::make_unique<SequenceBlocks>(pool_, prompt, "tenant-" + std::to_string(seq->salt_idx));
     waiting_.push_back(std::move(seq));
     ++created_;
   }
