@@ -20,9 +20,10 @@ namespace tether::kv {
 namespace {
 
 constexpr int kBlockTokens = 4;
-constexpr int kPoolBlocks = 48;
+constexpr int kPoolBlocks = 64;
 constexpr int kSequences = 400;
 constexpr int kMaxRunning = 12;
+constexpr int kAdmitFreeBlocks = 8;
 constexpr int kSystemPrompts = 4;
 constexpr int kSystemPromptTokens = 40;
 
@@ -130,56 +131,67 @@ class Simulation {
     waiting_.push_front(std::move(seq));
   }
 
-  // One forward step's worth of work for a running sequence. Returns false
-  // when the sequence left the running set (finished or preempted).
-  bool advance(std::unique_ptr<SimSequence>& seq) {
-    SequenceBlocks& blocks = *seq->blocks;
-    const int pending = blocks.n_tokens() - blocks.n_computed_tokens();
-    const int chunk = std::min(pending, 1 + static_cast<int>(random(16)));
+  enum class Outcome { kNoBlock, kRunning, kFinished };
+
+  // One forward step over the next `chunk` tokens of a running sequence.
+  Outcome advance(SimSequence& seq, int chunk) {
+    SequenceBlocks& blocks = *seq.blocks;
     if (blocks.allocate_slots(chunk) == AllocResult::kNoBlock) {
       EXPECT_GT(blocks.blocks_needed(chunk), pool_.free_blocks());
-      preempt(std::move(seq));
-      return false;
+      return Outcome::kNoBlock;
     }
-    expect_readable(*seq);
+    expect_readable(seq);
     const int first = blocks.n_computed_tokens();
     for (int position = first; position < first + chunk; ++position) {
       const BlockId block = blocks.block_table()[static_cast<size_t>(position / kBlockTokens)];
       // Only the sequence that owns a block alone may write it.
       EXPECT_EQ(pool_.ref_count(block), 1);
       EXPECT_FALSE(pool_.is_ready(block));
-      kv_[slot_of(*seq, position)] = seq->fingerprint[static_cast<size_t>(position)];
+      kv_[slot_of(seq, position)] = seq.fingerprint[static_cast<size_t>(position)];
     }
     blocks.commit(chunk);
-    if (blocks.n_computed_tokens() < blocks.n_tokens()) return true;
+    if (blocks.n_computed_tokens() < blocks.n_tokens()) return Outcome::kRunning;
     // Prefill done or a decode step done: "sample" the next token.
-    if (seq->generated == seq->max_generated) {
+    if (seq.generated == seq.max_generated) {
       blocks.release();
       ++finished_;
-      seq.reset();
-      return false;
+      return Outcome::kFinished;
     }
     const KvTokenId token = random_token();
-    append(*seq, token);
+    append(seq, token);
     blocks.append_token(token);
-    ++seq->generated;
-    return true;
+    ++seq.generated;
+    return Outcome::kRunning;
   }
 
   void step() {
     if (created_ < kSequences && random(3) != 0) create();
 
     // Running sequences first (so their next prefill chunk is claimed before
-    // new sequences look the prefix up), in admission order.
+    // new sequences look the prefix up), oldest first. When the pool runs
+    // dry, the newest running sequence is preempted, down to the one asking.
     std::vector<std::unique_ptr<SimSequence>> still_running;
-    for (auto& seq : running_) {
+    size_t end = running_.size();
+    for (size_t seq_idx = 0; seq_idx < end; ++seq_idx) {
+      std::unique_ptr<SimSequence>& seq = running_[seq_idx];
       if (random(300) == 0) {
         seq->blocks->release();
         ++cancellations_;
         continue;
       }
-      if (advance(seq)) still_running.push_back(std::move(seq));
+      const int chunk = std::min(seq->blocks->n_tokens() - seq->blocks->n_computed_tokens(),
+                                 1 + static_cast<int>(random(8)));
+      Outcome outcome = advance(*seq, chunk);
+      while (outcome == Outcome::kNoBlock && end - 1 > seq_idx) {
+        preempt(std::move(running_[--end]));
+        outcome = advance(*seq, chunk);
+      }
       if (::testing::Test::HasFatalFailure()) return;
+      if (outcome == Outcome::kNoBlock) {
+        preempt(std::move(seq));
+      } else if (outcome == Outcome::kRunning) {
+        still_running.push_back(std::move(seq));
+      }
     }
     running_ = std::move(still_running);
 
@@ -192,7 +204,10 @@ class Simulation {
         ++cancellations_;  // cancelled while queued: holds nothing
         continue;
       }
-      if (static_cast<int>(running_.size()) >= kMaxRunning) {
+      // Admit while the batch has room and the pool some slack; else the
+      // newest sequences would be preempted again right away.
+      if (static_cast<int>(running_.size()) >= kMaxRunning ||
+          pool_.free_blocks() < kAdmitFreeBlocks) {
         still_waiting.push_back(std::move(seq));
         continue;
       }
