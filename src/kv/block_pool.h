@@ -66,7 +66,10 @@ struct KvCacheStats {
 //    left. Releasing a sequence's table deepest block first (as
 //    SequenceBlocks does) puts a chain's deeper blocks ahead of its parents,
 //    so eviction takes the least recently used chain first and, within it,
-//    the deepest block first; a parent never leaves before its cached children.
+//    the deepest block first, and a chain's prefix stays usable while its
+//    tail goes. (A child can outlive its parent only when two sequences
+//    missed the same parent at once and one computed a private copy; the
+//    orphan is unreachable by lookup and simply ages out.)
 //
 // An indexed block is pending while its KV is being computed (its only
 // reference is the computing sequence) and ready once publish() says the KV
