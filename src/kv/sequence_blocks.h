@@ -61,6 +61,10 @@ class SequenceBlocks {
   // at least one token to compute (the model must produce logits), or says
   // to wait when the chain continues into a pending block (then holds
   // nothing). Counts a query (and hits) in the pool's stats when started.
+  // Running sequences announce the blocks of their next prefill chunk when
+  // they allocate it, so a scheduler should allocate for running sequences
+  // before starting new ones; a newcomer that looks up first finds those
+  // blocks absent and computes them too (correct, only wasted work).
   // Throws Error(kInvalidArgument) if already started.
   StartResult start();
 

@@ -223,6 +223,38 @@ TEST(BlockPool, EvictsLeastRecentlyUsedChainFirstAndDeepestBlockFirst) {
   EXPECT_FALSE(pool.allocate().has_value());
 }
 
+TEST(BlockPool, AChildOfAPrivateCopyCanOutliveItsIndexedParentHarmlessly) {
+  BlockPool pool(4, kBlockTokens);
+  Chain shared(1, 0);
+  Chain child(2, 0);  // same first block, then one more
+  // Two sequences missed the first block at once; the second computed a
+  // private copy and then a child that only it has.
+  std::vector<BlockId> first = compute(pool, shared);
+  const BlockId copy = *pool.allocate();
+  EXPECT_FALSE(pool.publish(copy, child.hashes[0], child.content(0)));
+  const BlockId tail = *pool.allocate();
+  EXPECT_TRUE(pool.publish(tail, child.hashes[1], child.content(1)));
+  // The first sequence finishes before the second: the indexed parent is
+  // older in the LRU list than the child.
+  release_deepest_first(pool, first);
+  pool.release(tail);
+  pool.release(copy);
+  EXPECT_EQ(pool.match_prefix(child.hashes).ready_blocks, 2);
+  expect_invariants(pool, {});
+  // Four allocations: the two plain free blocks, then the parent, then the child.
+  std::vector<BlockId> taken;
+  for (int i = 0; i < 3; ++i) taken.push_back(*pool.allocate());
+  EXPECT_EQ(pool.state(child.hashes[0]), HashState::kAbsent);
+  EXPECT_EQ(pool.state(child.hashes[1]), HashState::kReady);
+  // The orphan is unreachable: lookups walk from the root.
+  EXPECT_EQ(pool.match_prefix(child.hashes).ready_blocks, 0);
+  expect_invariants(pool, {taken});
+  taken.push_back(*pool.allocate());
+  EXPECT_EQ(taken.back(), tail);
+  EXPECT_EQ(pool.state(child.hashes[1]), HashState::kAbsent);
+  expect_invariants(pool, {taken});
+}
+
 TEST(BlockPool, StatsCountQueriesHitsAndGauges) {
   BlockPool pool(6, kBlockTokens);
   pool.record_query(10, 2, 1);
