@@ -112,8 +112,8 @@ void run_model_bench(const ModelBenchOptions& options) {
   std::erase_if(text_tokens, [&](tokenizer::TokenId id) { return id < 0 || id >= config.vocab_size; });
   if (text_tokens.empty()) throw_error(ErrorCode::kInternal, "synthetic text gave no tokens");
 
-  generation::Generator generator(
-      model, tok, pool, {.block_tokens = 16, .max_step_tokens = std::max(512, options.prefill_tokens)});
+  // Default options: prompts prefill in the generator's chunks, as for users.
+  generation::Generator generator(model, tok, pool);
   size_t max_kv_bytes = 0;
 
   // Greedy and past EOS: every run does the same, full amount of work.

@@ -27,7 +27,7 @@ class Generator {
     int32_t block_tokens = 16;
     // Most tokens one forward call takes: bounds the activation scratch
     // (long prompts are prefilled in chunks of this size).
-    int32_t max_step_tokens = 512;
+    int32_t max_step_tokens = 256;
   };
 
   // `model`, `tokenizer` and `pool` must outlive the generator.

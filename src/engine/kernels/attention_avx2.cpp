@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "engine/kernels/exp_avx2.h"
 #include "engine/kernels/fp16.h"
 
 // Functions carry their own target attribute, so this file needs no special
@@ -78,8 +79,16 @@ TETHER_AVX2 void head_avx2(const AttentionTask& task, const kv::KvBlockStorage& 
       for (; i < dim; ++i) acc[i] *= correction;
       running_max = block_max;
     }
+    // The block's weights e^(score - max), 8 at a time; the tail slots of
+    // the last vector are padded with -inf scores and skipped below.
+    const int32_t n_padded = (n_slots + 7) & ~7;
+    for (int32_t slot = n_slots; slot < n_padded; ++slot) scores[slot] = -std::numeric_limits<float>::infinity();
+    const __m256 max8 = _mm256_set1_ps(running_max);
+    for (int32_t slot = 0; slot < n_padded; slot += 8) {
+      _mm256_storeu_ps(scores + slot, exp8(_mm256_sub_ps(_mm256_loadu_ps(scores + slot), max8)));
+    }
     for (int32_t slot = 0; slot < n_slots; ++slot) {
-      const float weight = std::exp(scores[slot] - running_max);
+      const float weight = scores[slot];
       running_sum += weight;
       const size_t base = static_cast<size_t>(slot) * dim;
       const __m256 w = _mm256_set1_ps(weight);
@@ -101,10 +110,12 @@ void attention_range_avx2(const AttentionTask& task, const kv::KvBlockStorage& k
                           int32_t head_begin, int32_t head_end, int32_t token_begin,
                           int32_t token_end) {
   thread_local std::vector<float> scratch;
-  const size_t need = static_cast<size_t>(kv.shape().block_tokens + kv.shape().head_dim);
+  // Scores padded to whole vectors of 8.
+  const size_t score_slots = static_cast<size_t>((kv.shape().block_tokens + 7) & ~7);
+  const size_t need = score_slots + static_cast<size_t>(kv.shape().head_dim);
   if (scratch.size() < need) scratch.resize(need);
   float* scores = scratch.data();
-  float* acc = scores + kv.shape().block_tokens;
+  float* acc = scores + score_slots;
   for (int32_t token = token_begin; token < token_end; ++token) {
     for (int32_t head = head_begin; head < head_end; ++head) {
       head_avx2(task, kv, head, token, scores, acc);

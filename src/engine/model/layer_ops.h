@@ -9,8 +9,6 @@ namespace tether::model {
 // y = x / sqrt(mean(x^2) + eps) * weight, over n elements (y may alias x).
 void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* y);
 
-// gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
-void swiglu(float* gate, const float* up, int64_t n);
 
 // y[i] += x[i].
 void add_in_place(float* y, const float* x, int64_t n);

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "engine/gguf/gguf_file.h"
+#include "engine/kernels/activation.h"
 #include "engine/kernels/quantize.h"
 #include "engine/model/layer_ops.h"
 
@@ -260,7 +261,7 @@ void LlamaModel::run_layer(int32_t layer_idx, std::span<const SequenceInput> bat
   kernels::matmul(w.gate, s.xn.data(), n_tokens, hidden, s.gate.data(), ffn, pool, path);
   kernels::matmul(w.up, s.xn.data(), n_tokens, hidden, s.up.data(), ffn, pool, path);
   for_rows(pool, n_tokens, [&](int64_t row) {
-    swiglu(s.gate.data() + row * ffn, s.up.data() + row * ffn, ffn);
+    kernels::swiglu(s.gate.data() + row * ffn, s.up.data() + row * ffn, ffn, path);
   });
   kernels::matmul(w.down, s.gate.data(), n_tokens, ffn, s.xn.data(), hidden, pool, path);
   add_in_place(s.x.data(), s.xn.data(), n_tokens * hidden);
