@@ -4,12 +4,35 @@
 
 #include "common/error.h"
 #include "engine/kernels/fp16.h"
+#include "engine/kernels/quant_blocks.h"
+#include "engine/kernels/quantize.h"
 
 namespace tether::kv {
 
-std::string_view kv_type_name(KvType type) { return type == KvType::kF16 ? "f16" : "f32"; }
+std::string_view kv_type_name(KvType type) {
+  switch (type) {
+    case KvType::kF16:
+      return "f16";
+    case KvType::kF32:
+      return "f32";
+    case KvType::kQ8_0:
+      return "q8_0";
+  }
+  return "?";
+}
 
-size_t kv_type_size(KvType type) { return type == KvType::kF16 ? 2 : 4; }
+size_t kv_slot_bytes(KvType type, int32_t head_dim) {
+  const auto dim = static_cast<size_t>(head_dim);
+  switch (type) {
+    case KvType::kF16:
+      return dim * 2;
+    case KvType::kF32:
+      return dim * 4;
+    case KvType::kQ8_0:
+      return kernels::row_bytes(TensorType::kQ8_0, head_dim);
+  }
+  return 0;
+}
 
 KvBlockStorage::KvBlockStorage(const KvShape& shape, int32_t n_blocks)
     : shape_(shape), n_blocks_(n_blocks) {
@@ -20,9 +43,13 @@ KvBlockStorage::KvBlockStorage(const KvShape& shape, int32_t n_blocks)
                 "tokens {}, blocks {})",
                 shape.n_layers, shape.n_kv_heads, shape.head_dim, shape.block_tokens, n_blocks);
   }
+  if (shape.type == KvType::kQ8_0 && shape.head_dim % kernels::kQk8_0 != 0) {
+    throw_error(ErrorCode::kInvalidArgument, "kv storage: q8_0 needs a head dim that is a multiple of {}, got {}",
+                kernels::kQk8_0, shape.head_dim);
+  }
   // 128-bit products so hostile sizes cannot wrap around.
   const unsigned __int128 run = static_cast<unsigned __int128>(shape.block_tokens) *
-                                shape.head_dim * kv_type_size(shape.type);
+                                kv_slot_bytes(shape.type, shape.head_dim);
   const unsigned __int128 block = run * 2 * shape.n_kv_heads * shape.n_layers;
   const unsigned __int128 total = block * n_blocks;
   if (total > std::numeric_limits<size_t>::max() / 2) {
@@ -73,9 +100,13 @@ void KvBlockStorage::write(BlockId block, int32_t slot, int32_t layer, const flo
       if (shape_.type == KvType::kF32) {
         float* dst = reinterpret_cast<float*>(run) + static_cast<size_t>(slot) * dim;
         for (int32_t i = 0; i < dim; ++i) dst[i] = head_src[i];
-      } else {
+      } else if (shape_.type == KvType::kF16) {
         uint16_t* dst = reinterpret_cast<uint16_t*>(run) + static_cast<size_t>(slot) * dim;
         for (int32_t i = 0; i < dim; ++i) dst[i] = kernels::fp32_to_fp16(head_src[i]);
+      } else {
+        const size_t slot_bytes = kv_slot_bytes(shape_.type, dim);
+        kernels::quantize_row(TensorType::kQ8_0, {head_src, static_cast<size_t>(dim)},
+                              {run + static_cast<size_t>(slot) * slot_bytes, slot_bytes});
       }
     }
   }
@@ -96,9 +127,13 @@ void KvBlockStorage::read(BlockId block, int32_t slot, int32_t layer, float* k, 
       if (shape_.type == KvType::kF32) {
         const float* src = reinterpret_cast<const float*>(run) + static_cast<size_t>(slot) * dim;
         for (int32_t i = 0; i < dim; ++i) head_dst[i] = src[i];
-      } else {
+      } else if (shape_.type == KvType::kF16) {
         const uint16_t* src = reinterpret_cast<const uint16_t*>(run) + static_cast<size_t>(slot) * dim;
         for (int32_t i = 0; i < dim; ++i) head_dst[i] = kernels::fp16_to_fp32(src[i]);
+      } else {
+        const size_t slot_bytes = kv_slot_bytes(shape_.type, dim);
+        kernels::dequantize_row(TensorType::kQ8_0, {run + static_cast<size_t>(slot) * slot_bytes, slot_bytes},
+                                {head_dst, static_cast<size_t>(dim)});
       }
     }
   }

@@ -13,10 +13,13 @@ namespace tether::kv {
 enum class BlockId : int32_t {};
 inline constexpr int32_t to_index(BlockId id) { return static_cast<int32_t>(id); }
 
-// Element type of stored keys and values.
-enum class KvType { kF16, kF32 };
+// Element type of stored keys and values. kQ8_0 stores each slot's head_dim
+// values as ggml Q8_0 blocks (32 int8 quants and an fp16 scale: 8.5 bits per
+// value, about half of F16); head_dim must then be a multiple of 32.
+enum class KvType { kF16, kF32, kQ8_0 };
 std::string_view kv_type_name(KvType type);
-size_t kv_type_size(KvType type);
+// Bytes of one slot of one head: head_dim values of `type`.
+size_t kv_slot_bytes(KvType type, int32_t head_dim);
 
 struct KvShape {
   int32_t n_layers = 0;
@@ -36,8 +39,8 @@ struct KvShape {
 // sequence lives in block table[p / block_tokens], slot p % block_tokens.
 class KvBlockStorage {
  public:
-  // Throws Error(kInvalidArgument) for non-positive sizes and
-  // Error(kInvalidArgument) when the total size overflows.
+  // Throws Error(kInvalidArgument) for non-positive sizes, a head_dim that
+  // is not a multiple of 32 with kQ8_0, and when the total size overflows.
   KvBlockStorage(const KvShape& shape, int32_t n_blocks);
 
   const KvShape& shape() const { return shape_; }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -25,6 +26,31 @@ TEST(KvBlockStorage, SizesFollowTheShape) {
   EXPECT_EQ(f16.bytes(), f16.block_bytes() * 5);
   KvBlockStorage f32(shape(KvType::kF32), 5);
   EXPECT_EQ(f32.bytes(), f16.bytes() * 2);
+}
+
+TEST(KvBlockStorage, Q8_0StoresWholeBlocksPerSlotAndRoundTripsWithinAStep) {
+  const KvShape q8{2, 2, 64, 4, KvType::kQ8_0};
+  KvBlockStorage kv(q8, 2);
+  EXPECT_EQ(kv_slot_bytes(KvType::kQ8_0, 64), 2u * 34);
+  EXPECT_EQ(kv.head_run_bytes(), 4u * 2 * 34);
+  // Half the F16 size, plus the scales.
+  EXPECT_EQ(kv.bytes() * 64, KvBlockStorage({2, 2, 64, 4, KvType::kF16}, 2).bytes() * 34);
+  std::vector<float> k(128), v(128);
+  for (int i = 0; i < 128; ++i) {
+    k[i] = std::sin(0.37f * i) * 3.0f;
+    v[i] = std::cos(0.11f * i) - 0.5f;
+  }
+  kv.write(BlockId{1}, 3, 1, k.data(), v.data());
+  std::vector<float> k2(128), v2(128);
+  kv.read(BlockId{1}, 3, 1, k2.data(), v2.data());
+  for (int i = 0; i < 128; ++i) {
+    // Half a quantization step of the 32-value block (amax / 127), plus the
+    // fp16 rounding of the block's scale (2^-11 relative, times 127 steps).
+    EXPECT_NEAR(k2[i], k[i], 3.0f / 127 * (0.5f + 127.0f / 2048)) << i;
+    EXPECT_NEAR(v2[i], v[i], 1.5f / 127 * (0.5f + 127.0f / 2048)) << i;
+  }
+  EXPECT_THROW(KvBlockStorage({2, 2, 48, 4, KvType::kQ8_0}, 1), Error);
+  EXPECT_EQ(kv_type_name(KvType::kQ8_0), "q8_0");
 }
 
 TEST(KvBlockStorage, WriteReadRoundTripsAndLayoutIsContiguousPerHead) {

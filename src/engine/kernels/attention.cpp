@@ -2,20 +2,35 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "common/error.h"
 #include "engine/kernels/attention_avx2.h"
 #include "engine/kernels/fp16.h"
+#include "engine/kernels/quant_blocks.h"
 
 namespace tether::kernels {
 namespace {
 
-// One slot's key or value as floats, whatever the storage type.
+// Element idx (slot * head_dim + i) of a head run as a float, whatever the
+// storage type. Q8_0 runs are consecutive 32-value blocks, so element idx is
+// quant idx % 32 of block idx / 32.
 inline float element(const uint8_t* run, kv::KvType type, size_t idx) {
-  if (type == kv::KvType::kF32) return reinterpret_cast<const float*>(run)[idx];
-  return fp16_to_fp32(reinterpret_cast<const uint16_t*>(run)[idx]);
+  switch (type) {
+    case kv::KvType::kF32:
+      return reinterpret_cast<const float*>(run)[idx];
+    case kv::KvType::kF16:
+      return fp16_to_fp32(reinterpret_cast<const uint16_t*>(run)[idx]);
+    case kv::KvType::kQ8_0: {
+      const uint8_t* block = run + (idx / kQk8_0) * sizeof(BlockQ8_0);
+      uint16_t d;
+      std::memcpy(&d, block, 2);
+      return fp16_to_fp32(d) * static_cast<float>(static_cast<int8_t>(block[2 + idx % kQk8_0]));
+    }
+  }
+  return 0.0f;
 }
 
 void attention_head_scalar(const AttentionTask& task, const kv::KvBlockStorage& kv, int32_t head,

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "engine/kernels/exp_avx2.h"
 #include "engine/kernels/fp16.h"
+#include "engine/kernels/quant_blocks.h"
 
 // Functions carry their own target attribute, so this file needs no special
 // compiler flags and the rest of the binary stays runnable on any x86-64.
@@ -26,23 +28,47 @@ TETHER_AVX2 inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(lo);
 }
 
-TETHER_AVX2 inline __m256 load8(const uint8_t* run, bool f16, size_t idx) {
-  if (f16) {
-    return _mm256_cvtph_ps(
-        _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(run) + idx)));
+// Elements idx..idx+7 of a head run (idx a multiple of 8, so with Q8_0 the
+// 8 values lie in one 32-value block).
+TETHER_AVX2 inline __m256 load8(const uint8_t* run, kv::KvType type, size_t idx) {
+  switch (type) {
+    case kv::KvType::kF16:
+      return _mm256_cvtph_ps(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(run) + idx)));
+    case kv::KvType::kQ8_0: {
+      const uint8_t* block = run + (idx / kQk8_0) * sizeof(BlockQ8_0);
+      uint16_t d;
+      std::memcpy(&d, block, 2);
+      const __m256i q = _mm256_cvtepi8_epi32(
+          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + idx % kQk8_0)));
+      return _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(_cvtsh_ss(d)));
+    }
+    case kv::KvType::kF32:
+      break;
   }
   return _mm256_loadu_ps(reinterpret_cast<const float*>(run) + idx);
 }
 
-inline float load1(const uint8_t* run, bool f16, size_t idx) {
-  if (f16) return fp16_to_fp32(reinterpret_cast<const uint16_t*>(run)[idx]);
+inline float load1(const uint8_t* run, kv::KvType type, size_t idx) {
+  switch (type) {
+    case kv::KvType::kF16:
+      return fp16_to_fp32(reinterpret_cast<const uint16_t*>(run)[idx]);
+    case kv::KvType::kQ8_0: {
+      const uint8_t* block = run + (idx / kQk8_0) * sizeof(BlockQ8_0);
+      uint16_t d;
+      std::memcpy(&d, block, 2);
+      return fp16_to_fp32(d) * static_cast<float>(static_cast<int8_t>(block[2 + idx % kQk8_0]));
+    }
+    case kv::KvType::kF32:
+      break;
+  }
   return reinterpret_cast<const float*>(run)[idx];
 }
 
 TETHER_AVX2 void head_avx2(const AttentionTask& task, const kv::KvBlockStorage& kv, int32_t head,
                            int32_t token, float* scores, float* acc) {
   const kv::KvShape& shape = kv.shape();
-  const bool f16 = shape.type == kv::KvType::kF16;
+  const kv::KvType type = shape.type;
   const int32_t dim = shape.head_dim;
   const int32_t dim8 = dim & ~7;
   const int32_t bt = shape.block_tokens;
@@ -64,9 +90,9 @@ TETHER_AVX2 void head_avx2(const AttentionTask& task, const kv::KvBlockStorage& 
       const size_t base = static_cast<size_t>(slot) * dim;
       __m256 sum = _mm256_setzero_ps();
       int32_t i = 0;
-      for (; i < dim8; i += 8) sum = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(keys, f16, base + i), sum);
+      for (; i < dim8; i += 8) sum = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(keys, type, base + i), sum);
       float dot = horizontal_sum(sum);
-      for (; i < dim; ++i) dot += q[i] * load1(keys, f16, base + i);
+      for (; i < dim; ++i) dot += q[i] * load1(keys, type, base + i);
       scores[slot] = dot * scale;
       block_max = std::max(block_max, scores[slot]);
     }
@@ -94,9 +120,9 @@ TETHER_AVX2 void head_avx2(const AttentionTask& task, const kv::KvBlockStorage& 
       const __m256 w = _mm256_set1_ps(weight);
       int32_t i = 0;
       for (; i < dim8; i += 8) {
-        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(w, load8(values, f16, base + i), _mm256_loadu_ps(acc + i)));
+        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(w, load8(values, type, base + i), _mm256_loadu_ps(acc + i)));
       }
-      for (; i < dim; ++i) acc[i] += weight * load1(values, f16, base + i);
+      for (; i < dim; ++i) acc[i] += weight * load1(values, type, base + i);
     }
   }
   float* out = task.out + token * task.out_stride + static_cast<int64_t>(head) * dim;

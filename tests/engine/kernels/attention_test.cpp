@@ -49,8 +49,9 @@ std::vector<double> naive(const std::vector<float>& q, int n_tokens, int start_p
 TEST(Attention, MatchesNaiveSoftmaxThroughShuffledBlockTable) {
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (kv::KvType type : {kv::KvType::kF32, kv::KvType::kF16}) {
+  for (kv::KvType type : {kv::KvType::kF32, kv::KvType::kF16, kv::KvType::kQ8_0}) {
     for (int dim : {64, 12}) {  // 12: exercises the non-multiple-of-8 tail
+      if (type == kv::KvType::kQ8_0 && dim % 32 != 0) continue;  // Q8_0 needs whole blocks
       const int n_heads = 6, n_kv_heads = 2, block_tokens = 5, layer = 1;
       const int start_pos = 17, n_tokens = 4, total = start_pos + n_tokens;
       kv::KvBlockStorage kv({2, n_kv_heads, dim, block_tokens, type}, 9);

@@ -308,6 +308,26 @@ TEST(LlamaModel, F16CacheStaysCloseToF32Cache) {
   }
 }
 
+TEST(LlamaModel, Q8_0CacheStaysCloseToF32Cache) {
+  auto model = LlamaModel::load(make_model(small_options(Architecture::kLlama, TensorType::kF32)));
+  const auto tokens = prompt_tokens(12, 512);
+  ThreadPool pool(1);
+  kv::KvBlockStorage kv8(model.kv_shape(16, kv::KvType::kQ8_0), 1);
+  kv::KvBlockStorage kv32(model.kv_shape(16, kv::KvType::kF32), 1);
+  const auto table = block_table(1, 0);
+  for (kernels::KernelPath path : {kernels::KernelPath::kScalar, kernels::best_kernel_path()}) {
+    auto a = run(model, kv8, tokens, 0, table, pool, path);
+    auto b = run(model, kv32, tokens, 0, table, pool, path);
+    double worst = 0.0;
+    for (size_t t = 0; t < a.size(); ++t) {
+      for (size_t i = 0; i < a[t].size(); ++i) worst = std::max(worst, std::fabs(double{a[t][i]} - b[t][i]));
+    }
+    // 8-bit keys and values: looser than F16, far below the logits' spread.
+    EXPECT_LT(worst, 0.1);
+    EXPECT_GT(worst, 0.0);  // it really is another cache type
+  }
+}
+
 TEST(LlamaModel, InvalidInputsAreRejectedBeforeCompute) {
   auto model = LlamaModel::load(make_model(small_options(Architecture::kLlama, TensorType::kQ8_0)));
   ThreadPool pool(1);
