@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/bench_tokens.h"
 #include "common/error.h"
 #include "engine/generation/generator.h"
 #include "engine/gguf/gguf_file.h"
@@ -16,7 +17,6 @@
 #include "engine/kernels/thread_pool.h"
 #include "engine/model/demo_model.h"
 #include "engine/model/llama_model.h"
-#include "engine/tokenizer/synthetic_text.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace tether::cli {
@@ -55,16 +55,6 @@ uint64_t weight_bytes_per_token(const model::ModelWeights& weights) {
              sizeof(float);
   }
   return bytes;
-}
-
-// `n` prompt tokens cut from tokenized synthetic text (no BOS: every
-// sequence gets a different slice, so batched prompts differ).
-std::vector<tokenizer::TokenId> prompt_tokens(const std::vector<tokenizer::TokenId>& text_tokens,
-                                              size_t offset, int32_t n) {
-  std::vector<tokenizer::TokenId> out;
-  out.reserve(static_cast<size_t>(n));
-  for (int32_t i = 0; i < n; ++i) out.push_back(text_tokens[(offset + static_cast<size_t>(i)) % text_tokens.size()]);
-  return out;
 }
 
 struct DecodeStats {
@@ -107,19 +97,18 @@ void run_model_bench(const ModelBenchOptions& options) {
                 longest, config.context_length);
   }
 
-  std::vector<tokenizer::TokenId> text_tokens =
-      tok.encode(tokenizer::generate_synthetic_text(64 * 1024, 7), {.add_special = false});
-  std::erase_if(text_tokens, [&](tokenizer::TokenId id) { return id < 0 || id >= config.vocab_size; });
-  if (text_tokens.empty()) throw_error(ErrorCode::kInternal, "synthetic text gave no tokens");
+  const std::vector<tokenizer::TokenId> text_tokens = synthetic_token_pool(tok, config.vocab_size, 64 * 1024, 7);
 
   // Default options: prompts prefill in the generator's chunks, as for users.
   generation::Generator generator(model, tok, pool);
   size_t max_kv_bytes = 0;
 
   // Greedy and past EOS: every run does the same, full amount of work.
+  // Prompts are slices of tokenized synthetic text (no BOS), a different
+  // slice per sequence, so batched prompts differ.
   const auto make_request = [&](size_t offset, int32_t n_prompt, int32_t max_tokens) {
     generation::GenerationRequest request;
-    request.prompt_tokens = prompt_tokens(text_tokens, offset, n_prompt);
+    request.prompt_tokens = cut_tokens(text_tokens, offset, n_prompt);
     request.max_tokens = max_tokens;
     request.sampling.temperature = 0.0f;
     request.sampling.ignore_eos = true;
