@@ -58,7 +58,7 @@ class IdentityHasher {
           } else {
             u64(static_cast<uint64_t>(data.element_type));
             u64(data.items.size());
-            for (const gguf::Value& item : data.items) value(item);
+            for (const gguf::Value& item : data.items) this->value(item);
           }
         },
         value.data);
