@@ -47,7 +47,7 @@ TEST(ModelIdentity, IsDeterministicAndPinned) {
   EXPECT_EQ(a, identity_of({}));
   EXPECT_EQ(a.to_hex().size(), 32u);
   // Pinned: a persistent cache written by one build must be found by the next.
-  EXPECT_EQ(a.to_hex(), "PIN");
+  EXPECT_EQ(a.to_hex(), "51cd9ec61fd0886d588edbd6c5c76eec");
 }
 
 TEST(ModelIdentity, ChangesWithEverythingThatShapesTheKv) {
