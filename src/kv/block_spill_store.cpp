@@ -446,6 +446,12 @@ int32_t restore_chain(BlockPool& pool, BlockSpillStore& store, KvBlockStorage& s
   return restored;
 }
 
+int32_t restore_prefix(BlockPool& pool, BlockSpillStore& store, KvBlockStorage& storage,
+                       const SequenceBlocks& seq) {
+  return restore_chain(pool, store, storage, seq.full_block_hashes(), seq.tokens(),
+                       seq.salt_hash());
+}
+
 namespace {
 
 bool spill_block(const BlockPool& pool, BlockSpillStore& store, const KvBlockStorage& storage,

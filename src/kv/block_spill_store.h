@@ -13,6 +13,7 @@
 #include "kv/block_hash.h"
 #include "kv/block_pool.h"
 #include "kv/kv_block_storage.h"
+#include "kv/sequence_blocks.h"
 
 namespace tether::kv {
 
@@ -140,6 +141,11 @@ class BlockSpillStore {
 int32_t restore_chain(BlockPool& pool, BlockSpillStore& store, KvBlockStorage& storage,
                       std::span<const BlockHash> chain, std::span<const KvTokenId> tokens,
                       SaltHash salt);
+
+// restore_chain over a not yet started sequence's full blocks: call it
+// right before seq.start() so the lookup finds the restored blocks.
+int32_t restore_prefix(BlockPool& pool, BlockSpillStore& store, KvBlockStorage& storage,
+                       const SequenceBlocks& seq);
 
 // Saves every ready indexed block among `blocks` that the store lacks.
 // Spilling design: the pool forgets a block's hash only when allocate()

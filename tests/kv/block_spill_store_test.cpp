@@ -235,6 +235,25 @@ TEST(BlockSpillStore, RejectsEveryFlippedByte) {
   EXPECT_TRUE(saved.load(saved.file));
 }
 
+TEST(BlockSpillStore, RejectsRandomlyMangledFiles) {
+  SavedBlock saved("spill_mangle");
+  std::mt19937 rng(11);
+  for (int iter = 0; iter < 300; ++iter) {
+    std::vector<uint8_t> bad = saved.file;
+    const int n_edits = 1 + static_cast<int>(rng() % 6);
+    for (int edit = 0; edit < n_edits; ++edit) {
+      switch (rng() % 4) {
+        case 0: bad[rng() % bad.size()] = static_cast<uint8_t>(rng()); break;
+        case 1: bad.resize(1 + rng() % (saved.file.size() + 8)); break;
+        case 2: bad[rng() % std::min<size_t>(bad.size(), 120)] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
+        default: bad.insert(bad.begin() + static_cast<ptrdiff_t>(rng() % bad.size()), static_cast<uint8_t>(rng()));
+      }
+    }
+    if (bad == saved.file) continue;
+    EXPECT_FALSE(saved.load(bad)) << "iteration " << iter;
+  }
+}
+
 TEST(BlockSpillStore, NamesWhatIsWrongWithAForeignFile) {
   SavedBlock saved("spill_reasons");
   const auto reason_after = [&](size_t offset, uint8_t mask) {
@@ -529,9 +548,7 @@ TEST(BlockSpillStore, RestoredPrefixGivesIdenticalLogits) {
       BlockPool pool(12, kTokens);
       BlockSpillStore store(root, identity, shape);
       SequenceBlocks second(pool, turn2, "");
-      EXPECT_EQ(restore_chain(pool, store, storage, second.full_block_hashes(), second.tokens(),
-                              second.salt_hash()),
-                4);
+      EXPECT_EQ(restore_prefix(pool, store, storage, second), 4);
       ASSERT_EQ(second.start().status, StartStatus::kStarted);
       EXPECT_EQ(second.n_cached_tokens(), 4 * kTokens);
       const std::vector<float> restored = forward_rest(model, storage, second, threads);
