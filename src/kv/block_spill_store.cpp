@@ -159,7 +159,7 @@ BlockSpillStore::BlockSpillStore(const fs::path& root, const model::ModelIdentit
     if (entry_error) continue;
     found.push_back({*hash, bytes, time});
   }
-  std::sort(found.begin(), found.end(),
+  std::stable_sort(found.begin(), found.end(),
             [](const Found& a, const Found& b) { return a.time < b.time; });
   for (const Found& file : found) {
     Entry entry{file.bytes, next_seq_++};

@@ -46,25 +46,30 @@ struct SpillStoreStats {
 //   token ids (n_tokens x u32) | payload: the block's KV bytes exactly as
 //   KvBlockStorage lays them out ([layer][K|V][kv_head][slot][head_dim])
 //
-// The checksum is XXH3-64 over every other byte of the file. load() checks
-// the size, each header field against this store (a named reason when one
-// differs), the hash recomputed from the stored parent, salt and tokens
-// against the file name and the caller's expectation, then the checksum,
-// all before a byte reaches the storage; a file failing any check is
-// removed. The checksum catches corruption, not malice: whoever can write
-// the directory is trusted like the model file.
+// The checksum is XXH3-64 over the file with its own field zeroed. load()
+// checks, before a byte reaches the storage: the exact size, each header
+// field against this store (naming the one that differs), the block hash
+// recomputed from the stored parent, salt and tokens against the file name,
+// the checksum, and last that the block holds what the caller expects. A
+// file failing any check but the last is removed; one that is valid but
+// holds another prefix (a 64-bit hash collision) is kept and not used. The
+// checksum catches corruption, not malice: whoever can write the directory
+// is trusted like the model file.
 //
 // Files are written to a temporary name and renamed, so a reader sees a
 // whole file or none. There is no fsync: a file torn by a power loss fails
 // the size or checksum check and is dropped like any corrupt one.
+// Temporary files older than ten minutes (a crashed writer's) are removed
+// when a store opens.
 //
-// With a byte budget, saving evicts the least recently used files (saved or
-// loaded; on disk the order is the files' modification times, so it
-// survives restarts) until the directory fits.
+// With a byte budget (over this store's directory), saving evicts the least
+// recently used files (saved or loaded; on disk the order is the files'
+// modification times, so it survives restarts) until the directory fits.
 //
-// Not thread-safe, like BlockPool: the scheduler thread owns it. One process
-// per directory (a concurrent writer's half-written temporary files could
-// be cleaned up under it).
+// I/O is synchronous: about 0.4 ms to save and 0.12 ms to load a 192 KiB
+// block (a 0.5B model's 16 tokens, F16) through the page cache. Not
+// thread-safe, like BlockPool: the scheduler thread owns it, and one process
+// owns a directory.
 class BlockSpillStore {
  public:
   // Creates the directory if needed and indexes the files already there (by
