@@ -1,7 +1,8 @@
 #include "kv/block_spill_store.h"
 
-#include <xxhash.h>
+#include <fmt/format.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <chrono>
@@ -9,8 +10,6 @@
 #include <cstring>
 #include <fstream>
 #include <system_error>
-
-#include <fmt/format.h>
 
 #include "common/error.h"
 
@@ -39,12 +38,14 @@ void put_u64(std::vector<uint8_t>& out, uint64_t value) {
 }
 uint32_t get_u32(const uint8_t* in) {
   uint32_t value = 0;
-  for (int byte_idx = 0; byte_idx < 4; ++byte_idx) value |= uint32_t{in[byte_idx]} << (8 * byte_idx);
+  for (int byte_idx = 0; byte_idx < 4; ++byte_idx)
+    value |= uint32_t{in[byte_idx]} << (8 * byte_idx);
   return value;
 }
 uint64_t get_u64(const uint8_t* in) {
   uint64_t value = 0;
-  for (int byte_idx = 0; byte_idx < 8; ++byte_idx) value |= uint64_t{in[byte_idx]} << (8 * byte_idx);
+  for (int byte_idx = 0; byte_idx < 8; ++byte_idx)
+    value |= uint64_t{in[byte_idx]} << (8 * byte_idx);
   return value;
 }
 
@@ -160,7 +161,7 @@ BlockSpillStore::BlockSpillStore(const fs::path& root, const model::ModelIdentit
     found.push_back({*hash, bytes, time});
   }
   std::stable_sort(found.begin(), found.end(),
-            [](const Found& a, const Found& b) { return a.time < b.time; });
+                   [](const Found& a, const Found& b) { return a.time < b.time; });
   for (const Found& file : found) {
     Entry entry{file.bytes, next_seq_++};
     lru_.emplace(entry.use_seq, file.hash);
@@ -278,7 +279,8 @@ SpillStatus BlockSpillStore::save(BlockHash hash, const BlockContent& content,
                                            static_cast<long>(::getpid()), temp_counter_++);
   {
     std::FILE* out = std::fopen(temp.c_str(), "wb");
-    if (out == nullptr) return fail(fmt::format("cannot create {}: {}", temp.string(), std::strerror(errno)));
+    if (out == nullptr)
+      return fail(fmt::format("cannot create {}: {}", temp.string(), std::strerror(errno)));
     const bool written = std::fwrite(buffer_.data(), 1, buffer_.size(), out) == buffer_.size();
     const int write_errno = errno;
     const bool closed = std::fclose(out) == 0;
@@ -310,7 +312,8 @@ SpillStatus BlockSpillStore::save(BlockHash hash, const BlockContent& content,
 SpillStatus BlockSpillStore::load(BlockHash hash, const BlockContent& expected,
                                   KvBlockStorage& storage, BlockId block) {
   const auto entry_it = entries_.find(hash);
-  if (entry_it == entries_.end()) return {false, fmt::format("kv spill: {}: not stored", hash_name(hash))};
+  if (entry_it == entries_.end())
+    return {false, fmt::format("kv spill: {}: not stored", hash_name(hash))};
   const KvShape& shape = storage.shape();
   if (shape.n_layers != shape_.n_layers || shape.n_kv_heads != shape_.n_kv_heads ||
       shape.head_dim != shape_.head_dim || shape.block_tokens != shape_.block_tokens ||
@@ -327,7 +330,8 @@ SpillStatus BlockSpillStore::load(BlockHash hash, const BlockContent& expected,
   if (in == nullptr) {
     // Gone (removed by hand): forget it; any other failure is kept for later.
     if (errno == ENOENT) forget(hash);
-    return {false, fmt::format("kv spill: {}: cannot open: {}", hash_name(hash), std::strerror(errno))};
+    return {false,
+            fmt::format("kv spill: {}: cannot open: {}", hash_name(hash), std::strerror(errno))};
   }
   buffer_.resize(file_bytes_ + 1);
   const size_t got = std::fread(buffer_.data(), 1, buffer_.size(), in);
@@ -335,9 +339,8 @@ SpillStatus BlockSpillStore::load(BlockHash hash, const BlockContent& expected,
   std::fclose(in);
   if (read_error) return {false, fmt::format("kv spill: {}: read error", hash_name(hash))};
   if (got != file_bytes_) {
-    return reject(hash, got > file_bytes_
-                            ? fmt::format("longer than {} bytes", file_bytes_)
-                            : fmt::format("{} bytes, expected {}", got, file_bytes_));
+    return reject(hash, got > file_bytes_ ? fmt::format("longer than {} bytes", file_bytes_)
+                                          : fmt::format("{} bytes, expected {}", got, file_bytes_));
   }
   buffer_.resize(file_bytes_);
 
@@ -352,8 +355,8 @@ SpillStatus BlockSpillStore::load(BlockHash hash, const BlockContent& expected,
   }
   const model::ModelIdentity identity{reader.u64(), reader.u64()};
   if (identity != identity_) {
-    return reject(hash, fmt::format("written for model {}, not {}", identity.to_hex(),
-                                    identity_.to_hex()));
+    return reject(
+        hash, fmt::format("written for model {}, not {}", identity.to_hex(), identity_.to_hex()));
   }
   const uint32_t n_layers = reader.u32(), n_kv_heads = reader.u32(), head_dim = reader.u32(),
                  block_tokens = reader.u32(), type = reader.u32();
@@ -362,10 +365,10 @@ SpillStatus BlockSpillStore::load(BlockHash hash, const BlockContent& expected,
       head_dim != static_cast<uint32_t>(shape_.head_dim) ||
       block_tokens != static_cast<uint32_t>(shape_.block_tokens) ||
       type != static_cast<uint32_t>(shape_.type)) {
-    return reject(hash, fmt::format("KV shape {}x{}x{}/{} type {}, expected {}x{}x{}/{} type {}", n_layers,
-                                    n_kv_heads, head_dim, block_tokens, type, shape_.n_layers,
-                                    shape_.n_kv_heads, shape_.head_dim, shape_.block_tokens,
-                                    static_cast<uint32_t>(shape_.type)));
+    return reject(hash, fmt::format("KV shape {}x{}x{}/{} type {}, expected {}x{}x{}/{} type {}",
+                                    n_layers, n_kv_heads, head_dim, block_tokens, type,
+                                    shape_.n_layers, shape_.n_kv_heads, shape_.head_dim,
+                                    shape_.block_tokens, static_cast<uint32_t>(shape_.type)));
   }
   const BlockHash stored_hash{reader.u64()};
   const BlockHash parent{reader.u64()};
@@ -429,9 +432,9 @@ int32_t restore_chain(BlockPool& pool, BlockSpillStore& store, KvBlockStorage& s
        ++block_idx) {
     const BlockHash hash = chain[block_idx];
     if (pool.state(hash) != HashState::kAbsent || !store.contains(hash)) break;
-    const BlockContent content{
-        block_idx == 0 ? kRootBlockHash : chain[block_idx - 1], salt,
-        tokens.subspan(block_idx * static_cast<size_t>(block_tokens), static_cast<size_t>(block_tokens))};
+    const BlockContent content{block_idx == 0 ? kRootBlockHash : chain[block_idx - 1], salt,
+                               tokens.subspan(block_idx * static_cast<size_t>(block_tokens),
+                                              static_cast<size_t>(block_tokens))};
     const std::optional<BlockId> block = pool.allocate();
     if (!block) break;
     if (!store.load(hash, content, storage, *block) || !pool.publish(*block, hash, content)) {

@@ -25,12 +25,12 @@ struct SpillStatus {
 };
 
 struct SpillStoreStats {
-  uint64_t saved_blocks = 0;     // files written
-  uint64_t loaded_blocks = 0;    // files that passed every check and were used
-  uint64_t rejected_files = 0;   // files that failed a check (then removed)
-  uint64_t evicted_files = 0;    // removed to stay within the byte budget
-  uint64_t failed_saves = 0;     // writes that failed (disk full, permissions)
-  int64_t files = 0;             // gauges now
+  uint64_t saved_blocks = 0;    // files written
+  uint64_t loaded_blocks = 0;   // files that passed every check and were used
+  uint64_t rejected_files = 0;  // files that failed a check (then removed)
+  uint64_t evicted_files = 0;   // removed to stay within the byte budget
+  uint64_t failed_saves = 0;    // writes that failed (disk full, permissions)
+  int64_t files = 0;            // gauges now
   uint64_t bytes = 0;
 };
 

@@ -62,7 +62,8 @@ void fill_random(KvBlockStorage& storage, BlockId block, uint32_t seed) {
     data[byte_idx] = static_cast<uint8_t>(rng());
 }
 
-bool same_bytes(const KvBlockStorage& a, BlockId block_a, const KvBlockStorage& b, BlockId block_b) {
+bool same_bytes(const KvBlockStorage& a, BlockId block_a, const KvBlockStorage& b,
+                BlockId block_b) {
   const auto x = block_bytes(a, block_a);
   const auto y = block_bytes(b, block_b);
   return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size()) == 0;
@@ -75,7 +76,8 @@ std::vector<uint8_t> read_all(const fs::path& path) {
 
 void write_all(const fs::path& path, std::span<const uint8_t> bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 fs::path file_of(const BlockSpillStore& store, BlockHash hash) {
@@ -94,8 +96,8 @@ TEST(BlockSpillStore, SavesAndLoadsAcrossARestart) {
       EXPECT_TRUE(store.index().empty());
       for (int block_idx = 0; block_idx < 3; ++block_idx) {
         fill_random(storage, BlockId{block_idx + 1}, static_cast<uint32_t>(block_idx));
-        const SpillStatus status =
-            store.save(chain.hashes[block_idx], chain.content(block_idx), storage, BlockId{block_idx + 1});
+        const SpillStatus status = store.save(chain.hashes[block_idx], chain.content(block_idx),
+                                              storage, BlockId{block_idx + 1});
         ASSERT_TRUE(status) << status.reason;
       }
       EXPECT_EQ(store.stats().saved_blocks, 3u);
@@ -105,11 +107,12 @@ TEST(BlockSpillStore, SavesAndLoadsAcrossARestart) {
     // A new process: the index comes from the directory.
     BlockSpillStore store(root, kModel, shape);
     EXPECT_EQ(store.index().size(), 3u);
-    for (int block_idx = 0; block_idx < 3; ++block_idx) EXPECT_TRUE(store.contains(chain.hashes[block_idx]));
+    for (int block_idx = 0; block_idx < 3; ++block_idx)
+      EXPECT_TRUE(store.contains(chain.hashes[block_idx]));
     KvBlockStorage fresh(shape, 5);
     for (int block_idx = 0; block_idx < 3; ++block_idx) {
-      const SpillStatus status =
-          store.load(chain.hashes[block_idx], chain.content(block_idx), fresh, BlockId{4 - block_idx});
+      const SpillStatus status = store.load(chain.hashes[block_idx], chain.content(block_idx),
+                                            fresh, BlockId{4 - block_idx});
       ASSERT_TRUE(status) << status.reason;
       EXPECT_TRUE(same_bytes(storage, BlockId{block_idx + 1}, fresh, BlockId{4 - block_idx}));
     }
@@ -187,7 +190,8 @@ struct SavedBlock {
     write_all(file_of(store, chain.hashes[0]), bytes);
     BlockSpillStore reopened(root, kModel, kShape);
     std::memset(storage.head_run(BlockId{1}, 0, false, 0), 0xA5, storage.block_bytes());
-    const SpillStatus status = reopened.load(chain.hashes[0], chain.content(0), storage, BlockId{1});
+    const SpillStatus status =
+        reopened.load(chain.hashes[0], chain.content(0), storage, BlockId{1});
     if (!status) {
       const uint8_t* data = storage.head_run(BlockId{1}, 0, false, 0);
       for (size_t byte_idx = 0; byte_idx < storage.block_bytes(); ++byte_idx) {
@@ -243,10 +247,18 @@ TEST(BlockSpillStore, RejectsRandomlyMangledFiles) {
     const int n_edits = 1 + static_cast<int>(rng() % 6);
     for (int edit = 0; edit < n_edits; ++edit) {
       switch (rng() % 4) {
-        case 0: bad[rng() % bad.size()] = static_cast<uint8_t>(rng()); break;
-        case 1: bad.resize(1 + rng() % (saved.file.size() + 8)); break;
-        case 2: bad[rng() % std::min<size_t>(bad.size(), 120)] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-        default: bad.insert(bad.begin() + static_cast<ptrdiff_t>(rng() % bad.size()), static_cast<uint8_t>(rng()));
+        case 0:
+          bad[rng() % bad.size()] = static_cast<uint8_t>(rng());
+          break;
+        case 1:
+          bad.resize(1 + rng() % (saved.file.size() + 8));
+          break;
+        case 2:
+          bad[rng() % std::min<size_t>(bad.size(), 120)] ^= static_cast<uint8_t>(1u << (rng() % 8));
+          break;
+        default:
+          bad.insert(bad.begin() + static_cast<ptrdiff_t>(rng() % bad.size()),
+                     static_cast<uint8_t>(rng()));
       }
     }
     if (bad == saved.file) continue;
@@ -343,7 +355,8 @@ std::vector<BlockId> compute(BlockPool& pool, KvBlockStorage& storage, const Cha
     const auto block = pool.allocate();
     EXPECT_TRUE(block.has_value());
     fill_random(storage, *block, static_cast<uint32_t>(100 + block_idx));
-    EXPECT_TRUE(pool.publish(*block, chain.hashes[block_idx], chain.content(static_cast<int>(block_idx))));
+    EXPECT_TRUE(
+        pool.publish(*block, chain.hashes[block_idx], chain.content(static_cast<int>(block_idx))));
     table.push_back(*block);
   }
   return table;
@@ -461,8 +474,8 @@ TEST(RestoreChain, WaitsForAPendingBlockAndChecksItsArguments) {
   const auto pending = pool.allocate();
   ASSERT_TRUE(pool.index_pending(*pending, chain.hashes[0], chain.content(0)));
   EXPECT_EQ(restore_chain(pool, store, storage, chain.hashes, chain.tokens, chain.salt), 0);
-  EXPECT_THROW(restore_chain(pool, store, storage, chain.hashes,
-                             std::span(chain.tokens).first(5), chain.salt),
+  EXPECT_THROW(restore_chain(pool, store, storage, chain.hashes, std::span(chain.tokens).first(5),
+                             chain.salt),
                Error);
   pool.release(*pending);
   EXPECT_EQ(restore_chain(pool, store, storage, chain.hashes, chain.tokens, chain.salt), 2);
@@ -474,8 +487,9 @@ std::vector<float> forward_rest(model::LlamaModel& model, KvBlockStorage& storag
                                 SequenceBlocks& seq, kernels::ThreadPool& threads) {
   const int32_t n_new = seq.n_tokens() - seq.n_computed_tokens();
   EXPECT_EQ(seq.allocate_slots(n_new), AllocResult::kOk);
-  const model::SequenceInput input{seq.tokens().subspan(static_cast<size_t>(seq.n_computed_tokens())),
-                                   seq.n_computed_tokens(), seq.block_table(), false};
+  const model::SequenceInput input{
+      seq.tokens().subspan(static_cast<size_t>(seq.n_computed_tokens())), seq.n_computed_tokens(),
+      seq.block_table(), false};
   model::ForwardOutput out;
   model.forward({&input, 1}, storage, out, threads);
   seq.commit(n_new);
@@ -557,7 +571,8 @@ TEST(BlockSpillStore, RestoredPrefixGivesIdenticalLogits) {
     }
     // Another model finds nothing to restore.
     {
-      const auto other = make_model(small_options(model::Architecture::kQwen2, TensorType::kQ8_0, 8));
+      const auto other =
+          make_model(small_options(model::Architecture::kQwen2, TensorType::kQ8_0, 8));
       KvBlockStorage storage(shape, 12);
       BlockPool pool(12, kTokens);
       BlockSpillStore store(root, model::model_identity(*other), shape);

@@ -1,12 +1,11 @@
 #include "engine/model/model_identity.h"
 
+#include <fmt/format.h>
 #include <xxhash.h>
 
 #include <cstring>
 #include <memory>
 #include <type_traits>
-
-#include <fmt/format.h>
 
 #include "common/error.h"
 #include "engine/gguf/gguf_file.h"

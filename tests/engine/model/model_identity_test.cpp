@@ -37,8 +37,7 @@ ModelIdentity identity_of(const Recipe& recipe) {
   std::vector<uint8_t> bytes(weights.size() * sizeof(float));
   std::memcpy(bytes.data(), weights.data(), bytes.size());
   writer.add_tensor(recipe.tensor_name, TensorType::kF32, {4, recipe.rows}, bytes);
-  writer.add_tensor("output_norm.weight", TensorType::kF32, {4},
-                    std::vector<uint8_t>(16, 0x3f));
+  writer.add_tensor("output_norm.weight", TensorType::kF32, {4}, std::vector<uint8_t>(16, 0x3f));
   return model_identity(GgufFile::from_bytes(writer.write_to_memory()));
 }
 
