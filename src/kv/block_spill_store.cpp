@@ -158,6 +158,13 @@ BlockSpillStore::BlockSpillStore(const fs::path& root, const model::ModelIdentit
     if (!hash) continue;  // not ours: leave it alone
     const uint64_t bytes = it->file_size(entry_error);
     if (entry_error) continue;
+    // A wrong size is certain to fail load(): drop it now, so that contains()
+    // never sends restore_chain to evict a cached block for a useless file.
+    if (bytes != file_bytes_) {
+      fs::remove(it->path(), entry_error);
+      ++stats_.rejected_files;
+      continue;
+    }
     found.push_back({*hash, bytes, time});
   }
   std::stable_sort(found.begin(), found.end(),

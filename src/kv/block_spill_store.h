@@ -73,7 +73,8 @@ struct SpillStoreStats {
 class BlockSpillStore {
  public:
   // Creates the directory if needed and indexes the files already there (by
-  // name; contents are checked when loaded). Throws Error(kIo) when the
+  // name, dropping those of the wrong size; contents are checked when
+  // loaded). Throws Error(kIo) when the
   // directory cannot be created or listed. max_bytes 0: no budget.
   BlockSpillStore(const std::filesystem::path& root, const model::ModelIdentity& identity,
                   const KvShape& shape, uint64_t max_bytes = 0);

@@ -185,10 +185,13 @@ struct SavedBlock {
 
   // Writes `bytes` as the block's file, opens a store and loads it into
   // block 1 (pre-filled with a pattern that must survive a rejection).
+  // The store opens on the valid file and finds `bytes` when it loads (a
+  // store drops files of the wrong size when it opens; this tests load).
   SpillStatus load(std::span<const uint8_t> bytes) {
-    BlockSpillStore store(root, kModel, kShape);
-    write_all(file_of(store, chain.hashes[0]), bytes);
+    const fs::path path = file_of(BlockSpillStore(root, kModel, kShape), chain.hashes[0]);
+    write_all(path, file);
     BlockSpillStore reopened(root, kModel, kShape);
+    write_all(path, bytes);
     std::memset(storage.head_run(BlockId{1}, 0, false, 0), 0xA5, storage.block_bytes());
     const SpillStatus status =
         reopened.load(chain.hashes[0], chain.content(0), storage, BlockId{1});
@@ -332,14 +335,21 @@ TEST(BlockSpillStore, CleansStaleTemporariesAndIgnoresStrangers) {
   EXPECT_TRUE(fs::exists(fresh));
   EXPECT_TRUE(fs::exists(dir / "notes.txt"));
 
-  // A garbage file with a valid name is indexed, then rejected on load.
-  const Chain chain(1, 5);
+  // A file with a valid name and the wrong size is dropped on opening; one
+  // of the right size is indexed, then rejected on load.
+  const Chain chain(2, 5);
   write_all(file_of(store, chain.hashes[0]), std::vector<uint8_t>(3, 1));
+  write_all(file_of(store, chain.hashes[1]), std::vector<uint8_t>(store.file_bytes(), 1));
   BlockSpillStore reopened(root, kModel, kShape);
-  EXPECT_TRUE(reopened.contains(chain.hashes[0]));
-  KvBlockStorage storage(kShape, 1);
-  EXPECT_FALSE(reopened.load(chain.hashes[0], chain.content(0), storage, BlockId{0}));
   EXPECT_FALSE(reopened.contains(chain.hashes[0]));
+  EXPECT_FALSE(fs::exists(file_of(store, chain.hashes[0])));
+  EXPECT_EQ(reopened.stats().rejected_files, 1u);
+  EXPECT_TRUE(reopened.contains(chain.hashes[1]));
+  KvBlockStorage storage(kShape, 1);
+  const SpillStatus status = reopened.load(chain.hashes[1], chain.content(1), storage, BlockId{0});
+  EXPECT_NE(status.reason.find("magic"), std::string::npos) << status.reason;
+  EXPECT_FALSE(reopened.contains(chain.hashes[1]));
+  EXPECT_FALSE(fs::exists(file_of(store, chain.hashes[1])));
 }
 
 TEST(BlockSpillStore, ThrowsWhenTheDirectoryCannotBeMade) {
