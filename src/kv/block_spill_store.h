@@ -74,8 +74,8 @@ class BlockSpillStore {
  public:
   // Creates the directory if needed and indexes the files already there (by
   // name, dropping those of the wrong size; contents are checked when
-  // loaded). Throws Error(kIo) when the
-  // directory cannot be created or listed. max_bytes 0: no budget.
+  // loaded). Throws Error(kIo) when the directory cannot be created or
+  // listed, Error(kInvalidArgument) for a bad shape. max_bytes 0: no budget.
   BlockSpillStore(const std::filesystem::path& root, const model::ModelIdentity& identity,
                   const KvShape& shape, uint64_t max_bytes = 0);
 
