@@ -26,6 +26,9 @@ struct EngineOptions {
   int32_t max_queued = 256;         // waiting requests beyond this: submit answers kFull
   bool prefix_caching = true;
   int threads = 2;  // compute threads (the engine owns a ThreadPool); 0 = one per core
+  // For tests: after every step, check the block pool against all live block
+  // tables (O(blocks)); a violation is reported in EngineStats.
+  bool check_invariants = false;
 };
 
 struct Request {
@@ -87,6 +90,8 @@ struct EngineStats {
   uint64_t failed = 0;
   double forward_ms = 0;   // time in the model's forward
   double schedule_ms = 0;  // time in everything else a step does (plan, blocks, sampling)
+  uint64_t invariant_checks = 0;    // with EngineOptions::check_invariants
+  std::string invariant_violation;  // the first failed check, empty if none
 };
 
 // Serves requests on one scheduler thread: continuous batching over a paged

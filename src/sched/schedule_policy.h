@@ -22,6 +22,9 @@ struct SequenceView {
   // multiple of the block size, below n_tokens), and whether start() would
   // be told to wait for a block another sequence is computing.
   int32_t cached_tokens = 0;
+  // Of those cached blocks, how many nobody references now: taking them
+  // lowers the pool's free blocks (blocks in use by others do not).
+  int32_t cached_unreferenced_blocks = 0;
   bool waiting_for_prefix = false;
 };
 
