@@ -374,6 +374,12 @@ bool Engine::Impl::step() {
     waiting.erase(it);
   }
 
+  {
+    // Admission control sees the queue as it is now, not after the forward.
+    std::lock_guard lock(mutex);
+    published_waiting = static_cast<int32_t>(waiting.size());
+  }
+
   if (batch.empty()) {
     drop_finished();
     return !plan.failed.empty() || !plan.preempted.empty();

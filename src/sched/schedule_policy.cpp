@@ -102,14 +102,18 @@ class Planner {
     RunningSlot& slot = slots_[slot_idx];
     if (slot.removed || budget_ == 0) return;
     const SequenceView& view = *slot.view;
-    int32_t n_tokens = std::min(remaining(slot_idx), budget_);
-    if (n_tokens <= 0) return;
-    int32_t needed = blocks_for(view, n_tokens);
-    while (needed > free_) {
+    int32_t n_tokens = 0;
+    int32_t needed = 0;
+    while (true) {
+      // A victim's tokens return to the budget, so the chunk is re-sized.
+      n_tokens = std::min(remaining(slot_idx), budget_);
+      needed = blocks_for(view, n_tokens);
+      if (needed <= free_) break;
       const std::optional<size_t> victim = victim_below(slot_idx);
       if (!victim) break;
       remove(*victim, /*failed=*/false);
     }
+    if (n_tokens <= 0) return;
     if (needed > free_) {
       // Shrink the chunk to the positions its table plus the free blocks hold.
       const int64_t fits = (static_cast<int64_t>(view.n_blocks) + free_) * block_tokens_ - view.n_computed;
