@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <stdexcept>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -327,6 +328,49 @@ TEST(Engine, AnswersFullInsteadOfQueueingWithoutBound) {
   }
   // Room again once the queue drained.
   EXPECT_EQ(run_to_completion(engine, make_request(greedy_tokens({6}, 2))).tokens.size(), 2u);
+}
+
+TEST(Engine, CancellingAQueuedRequestFinishesItWithoutTokens) {
+  Engine engine(load_tiny_model(), tiny_tokenizer(), small_options(16, 64));
+  Gate gate;
+  Outcome first;
+  Callbacks callbacks = record_into(first);
+  std::atomic<bool> gated{false};
+  auto record = callbacks.on_token;
+  callbacks.on_token = [&](std::string_view text, const sampling::SampledToken& token) {
+    record(text, token);
+    if (!gated.exchange(true)) gate.wait_for_release();
+  };
+  ASSERT_EQ(engine.submit(make_request(greedy_tokens({1, 2, 3}, 3)), std::move(callbacks)).status,
+            SubmitStatus::kAccepted);
+  gate.wait_until_entered();
+  Outcome queued;
+  const SubmitResult submitted = engine.submit(make_request(greedy_tokens({4, 5}, 8)), record_into(queued));
+  ASSERT_EQ(submitted.status, SubmitStatus::kAccepted);
+  engine.cancel(submitted.id);
+  gate.release();
+  queued.done.get_future().wait();
+  EXPECT_EQ(queued.usage.status, RequestStatus::kCancelled);
+  EXPECT_TRUE(queued.result.tokens.empty());
+  EXPECT_TRUE(queued.tokens.empty());
+  first.done.get_future().wait();
+  EXPECT_EQ(first.usage.status, RequestStatus::kCompleted);
+  EXPECT_EQ(first.result.tokens.size(), 3u);
+}
+
+TEST(Engine, AThrowingTokenCallbackCancelsOnlyItsRequest) {
+  Engine engine(load_tiny_model(), tiny_tokenizer(), small_options(16, 64));
+  Outcome thrower;
+  Callbacks callbacks = record_into(thrower);
+  callbacks.on_token = [](std::string_view, const sampling::SampledToken&) { throw std::runtime_error("client gone"); };
+  ASSERT_EQ(engine.submit(make_request(greedy_tokens({1, 2, 3}, 50)), std::move(callbacks)).status,
+            SubmitStatus::kAccepted);
+  const GenerationResult other = run_to_completion(engine, make_request(greedy_tokens({1, 2, 3}, 5)));
+  EXPECT_EQ(other.tokens.size(), 5u);
+  thrower.done.get_future().wait();
+  EXPECT_EQ(thrower.usage.status, RequestStatus::kCancelled);
+  EXPECT_EQ(thrower.result.tokens.size(), 1u);
+  EXPECT_EQ(settled_stats(engine).kv.used_blocks, 0);
 }
 
 TEST(Engine, InteractiveRequestsGoBeforeAsyncOnesFifoWithinAClass) {
