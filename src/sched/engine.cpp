@@ -263,14 +263,15 @@ SchedulerSnapshot Engine::Impl::make_snapshot() {
                                 .n_computed = seq->blocks.n_computed_tokens(),
                                 .n_blocks = static_cast<int32_t>(seq->blocks.block_table().size())});
   }
-  // Only the head of the queue can be admitted this step: looking the
-  // prefixes of the rest up would be wasted work.
+  // Only the head of the queue can be admitted this step: looking up the
+  // prefixes of the rest would be wasted work.
   std::stable_sort(waiting.begin(), waiting.end(), sequence_ranks_before);
   const int32_t room = options.max_running - static_cast<int32_t>(running.size());
   int32_t considered = 0;
   const int32_t block_tokens = options.block_tokens;
   for (const auto& seq : waiting) {
-    if (considered >= room) break;
+    // With no room, the head still goes in: it may displace a lower class.
+    if (considered >= std::max(room, 1)) break;
     SequenceView view{.id = seq->id,
                       .priority = seq->priority,
                       .arrival = seq->arrival,

@@ -81,6 +81,14 @@ class Planner {
     return std::nullopt;
   }
 
+  // The lowest-ranked live running sequence of a lower class than `priority`.
+  std::optional<size_t> lowest_of_class_below(Priority priority) const {
+    for (size_t idx = slots_.size(); idx-- > 0;) {
+      if (!slots_[idx].removed && slots_[idx].view->priority > priority) return idx;
+    }
+    return std::nullopt;
+  }
+
   void remove(size_t slot_idx, bool failed) {
     RunningSlot& slot = slots_[slot_idx];
     slot.removed = true;
@@ -143,24 +151,45 @@ class Planner {
     int32_t running = 0;
     for (const RunningSlot& slot : slots_) running += slot.removed ? 0 : 1;
     for (const SequenceView* view : waiting) {
-      if (running >= snapshot_.max_running || budget_ == 0) break;
+      if (budget_ == 0) break;
       if (view->waiting_for_prefix) continue;
       const int32_t cached = std::clamp(view->cached_tokens, 0, std::max(view->n_tokens - 1, 0));
       const int32_t cached_blocks = cached / block_tokens_;
       const int32_t remaining_tokens = view->n_tokens - cached_blocks * block_tokens_;
       if (remaining_tokens <= 0) continue;
+      const int32_t unreferenced = std::max(view->cached_unreferenced_blocks, 0);
       // Keep a block per running sequence for its next step, unless nothing
       // runs (then the whole pool is this sequence's to use).
-      const int32_t headroom = running;
-      const int32_t available = free_ - headroom - std::max(view->cached_unreferenced_blocks, 0);
-      const int32_t n_tokens =
-          static_cast<int32_t>(std::min<int64_t>({static_cast<int64_t>(available) * block_tokens_,
-                                                  remaining_tokens, budget_}));
+      const auto first_chunk = [&](int32_t free_blocks, int32_t n_running) {
+        const int64_t available = static_cast<int64_t>(free_blocks) - n_running - unreferenced;
+        return static_cast<int32_t>(
+            std::min<int64_t>({available * block_tokens_, remaining_tokens, budget_}));
+      };
+      int32_t n_tokens = first_chunk(free_, running);
+      if (running >= snapshot_.max_running || n_tokens <= 0) {
+        // A higher class may take the place of lower-class running
+        // sequences, but only when releasing all of them would be enough.
+        int32_t reclaimable_blocks = 0;
+        int32_t lower_running = 0;
+        for (const RunningSlot& slot : slots_) {
+          if (slot.removed || slot.view->priority <= view->priority) continue;
+          reclaimable_blocks += slot.view->n_blocks + slot.planned_blocks;
+          ++lower_running;
+        }
+        const bool could_fit = running - lower_running < snapshot_.max_running &&
+                               first_chunk(free_ + reclaimable_blocks, running - lower_running) > 0;
+        while (could_fit && (running >= snapshot_.max_running || n_tokens <= 0)) {
+          const std::optional<size_t> victim = lowest_of_class_below(view->priority);
+          if (!victim) break;
+          remove(*victim, /*failed=*/false);
+          --running;
+          n_tokens = first_chunk(free_, running);
+        }
+      }
       // FIFO within the ranking: a sequence that does not fit now holds
       // back those behind it, so large requests are not starved by small ones.
-      if (n_tokens <= 0) break;
-      const int32_t needed = static_cast<int32_t>(ceil_div(n_tokens, block_tokens_)) +
-                             std::max(view->cached_unreferenced_blocks, 0);
+      if (running >= snapshot_.max_running || n_tokens <= 0) break;
+      const int32_t needed = static_cast<int32_t>(ceil_div(n_tokens, block_tokens_)) + unreferenced;
       free_ -= needed;
       budget_ -= n_tokens;
       ++running;

@@ -75,10 +75,12 @@ struct StepPlan {
 //    (then nothing could ever make room).
 //  - Waiting sequences are admitted in rank order while fewer than
 //    max_running run, budget remains and the free blocks cover their first
-//    chunk (no admission ever preempts); those waiting for a prefix block
-//    are skipped. Besides the first chunk, an admission must leave a block
-//    of headroom per running sequence, so newcomers are not preempted again
-//    at once (waived when nothing runs).
+//    chunk; those waiting for a prefix block are skipped. Besides the first
+//    chunk, an admission must leave a block of headroom per running
+//    sequence, so newcomers are not preempted again at once (waived when
+//    nothing runs). An admission preempts only running sequences of a lower
+//    class (an interactive request displaces async ones, newest first), and
+//    only when displacing all of them would make it fit.
 StepPlan plan_step(const SchedulerSnapshot& snapshot);
 
 // What submit() answers, decided from the queue and the request's size.

@@ -171,11 +171,11 @@ TEST(SchedulePolicy, AHigherRankedPrefillPreemptsLowerRankedDecodes) {
   EXPECT_EQ(plan.planned_tokens, 64);
 }
 
-TEST(SchedulePolicy, AdmissionsNeverPreemptAndKeepHeadroom) {
+TEST(SchedulePolicy, AdmissionsNeverPreemptTheirOwnClassAndKeepHeadroom) {
   SchedulerSnapshot s = snapshot(20, 3);
-  s.running = {running(1, Priority::kAsync, 0, 30, 29), running(2, Priority::kAsync, 1, 30, 29)};
-  // Interactive, but it must not take the running ones' blocks: with two
-  // running, one free block is left for it (one chunk of 16 tokens).
+  s.running = {running(1, Priority::kInteractive, 0, 30, 29), running(2, Priority::kInteractive, 1, 30, 29)};
+  // It must not take the running ones' blocks: with two running, one free
+  // block is left for it (one chunk of 16 tokens).
   s.waiting = {waiting(3, Priority::kInteractive, 2, 100)};
   StepPlan plan = plan_step(s);
   EXPECT_TRUE(plan.preempted.empty());
@@ -186,6 +186,50 @@ TEST(SchedulePolicy, AdmissionsNeverPreemptAndKeepHeadroom) {
   plan = plan_step(s);
   EXPECT_TRUE(plan.admitted.empty());
   EXPECT_EQ(plan.chunks.size(), 2u);
+}
+
+TEST(SchedulePolicy, AnInteractiveAdmissionDisplacesAsyncSequencesNewestFirst) {
+  SchedulerSnapshot s = snapshot(20, 10, 256, /*max_running=*/3);
+  s.running = {running(1, Priority::kAsync, 0, 30, 29), running(2, Priority::kAsync, 2, 30, 29),
+               running(3, Priority::kInteractive, 1, 30, 29)};
+  s.waiting = {waiting(4, Priority::kInteractive, 3, 20), waiting(5, Priority::kAsync, 4, 20)};
+  const StepPlan plan = plan_step(s);
+  EXPECT_EQ(plan.preempted, std::vector<uint64_t>{2});
+  ASSERT_EQ(plan.admitted.size(), 1u);
+  EXPECT_EQ(plan.admitted[0].id, 4u);
+  EXPECT_EQ(tokens_of(plan.chunks, 1), 1);
+  EXPECT_EQ(tokens_of(plan.chunks, 2), 0);
+  EXPECT_EQ(tokens_of(plan.chunks, 3), 1);
+}
+
+TEST(SchedulePolicy, AsyncAdmissionsDisplaceNobody) {
+  SchedulerSnapshot s = snapshot(20, 10, 256, /*max_running=*/2);
+  s.running = {running(1, Priority::kAsync, 0, 30, 29), running(2, Priority::kAsync, 1, 30, 29)};
+  s.waiting = {waiting(3, Priority::kAsync, 2, 20)};
+  const StepPlan plan = plan_step(s);
+  EXPECT_TRUE(plan.preempted.empty());
+  EXPECT_TRUE(plan.admitted.empty());
+}
+
+TEST(SchedulePolicy, NoDisplacementWhenItWouldNotMakeRoomAnyway) {
+  // The async sequence holds 2 blocks; the interactive newcomer's first
+  // chunk needs at least one block beyond the headroom of the interactive
+  // runner, and its cached prefix 6 idle blocks: 0 free + 2 is not enough.
+  SchedulerSnapshot s = snapshot(20, 0);
+  s.running = {running(1, Priority::kInteractive, 0, 30, 29), running(2, Priority::kAsync, 1, 30, 29)};
+  SequenceView newcomer = waiting(3, Priority::kInteractive, 2, 120);
+  newcomer.cached_tokens = 96;
+  newcomer.cached_unreferenced_blocks = 6;
+  s.waiting = {newcomer};
+  StepPlan plan = plan_step(s);
+  EXPECT_TRUE(plan.preempted.empty());
+  EXPECT_TRUE(plan.admitted.empty());
+  // Without the idle cached blocks to take, displacing the async one works.
+  s.waiting[0].cached_unreferenced_blocks = 0;
+  plan = plan_step(s);
+  EXPECT_EQ(plan.preempted, std::vector<uint64_t>{2});
+  ASSERT_EQ(plan.admitted.size(), 1u);
+  EXPECT_EQ(plan.admitted[0].n_tokens, kBlockTokens);
 }
 
 TEST(SchedulePolicy, AdmissionWithNothingRunningMayUseTheWholePool) {
