@@ -6,8 +6,7 @@
 #include <optional>
 
 #include "common/error.h"
-#include "engine/generation/stop_string_matcher.h"
-#include "engine/tokenizer/incremental_detokenizer.h"
+#include "engine/generation/sequence_output.h"
 #include "kv/kv_block_storage.h"
 
 namespace tether::generation {
@@ -26,35 +25,24 @@ double ms_between(Clock::time_point from, Clock::time_point to) {
 
 // One request's state while it runs.
 struct Sequence {
-  Sequence(size_t request_idx, const GenerationRequest& request, std::vector<TokenId> prompt,
-           int32_t max_tokens, int32_t n_vocab, const tokenizer::Tokenizer& tokenizer)
+  Sequence(size_t request_idx, const GenerationRequest& request, PreparedPrompt prompt,
+           int32_t n_vocab, const tokenizer::Tokenizer& tokenizer)
       : request_idx(request_idx),
-        tokens(std::move(prompt)),
+        tokens(std::move(prompt.tokens)),
         n_prompt(static_cast<int32_t>(tokens.size())),
-        max_tokens(max_tokens),
-        ignore_eos(request.sampling.ignore_eos),
-        keep_logprobs(request.sampling.logprobs || request.sampling.n_logprobs > 0),
-        sampler(request.sampling, n_vocab),
-        detokenizer(tokenizer),
-        stops(request.stop) {
-    sampler.add_prompt(tokens);
-  }
+        max_tokens(prompt.max_tokens),
+        output(request, tokens, max_tokens, n_vocab, tokenizer) {}
 
   size_t request_idx;
   std::vector<TokenId> tokens;  // prompt, then every generated token but the last
   int32_t n_prompt;
   int32_t n_stored = 0;  // positions whose K/V is in the storage
   int32_t max_tokens;
-  bool ignore_eos;
-  bool keep_logprobs;
   bool done = false;
   std::vector<kv::BlockId> blocks;
-  sampling::Sampler sampler;
-  tokenizer::IncrementalDetokenizer detokenizer;
-  StopStringMatcher stops;
+  SequenceOutput output;
   std::optional<Clock::time_point> prefill_start;
   Clock::time_point first_token_at;
-  GenerationResult result;
 };
 
 }  // namespace
@@ -78,36 +66,15 @@ std::vector<GenerationResult> Generator::generate(std::span<const GenerationRequ
   int64_t n_blocks = 0;
   for (size_t idx = 0; idx < requests.size(); ++idx) {
     const GenerationRequest& request = requests[idx];
-    std::vector<TokenId> prompt =
-        !request.prompt_tokens.empty()
-            ? request.prompt_tokens
-            : tokenizer_.encode(request.prompt, {.add_special = request.add_special,
-                                                 .parse_special = request.parse_special});
-    if (prompt.empty()) {
-      throw_error(ErrorCode::kInvalidArgument, "request {}: the prompt has no tokens", idx);
+    PreparedPrompt prompt;
+    try {
+      prompt = prepare_prompt(request, tokenizer_, config);
+    } catch (const Error& error) {
+      throw_error(error.code(), "request {}: {}", idx, error.what());
     }
-    for (const TokenId id : prompt) {
-      if (id < 0 || id >= n_vocab) {
-        throw_error(ErrorCode::kInvalidArgument, "request {}: prompt token {} is outside the vocabulary (0..{})",
-                    idx, id, n_vocab - 1);
-      }
-    }
-    if (request.max_tokens < 1) {
-      throw_error(ErrorCode::kInvalidArgument, "request {}: max_tokens must be >= 1, got {}", idx,
-                  request.max_tokens);
-    }
-    const auto n_prompt = static_cast<int32_t>(prompt.size());
-    int32_t max_tokens = request.max_tokens;
-    if (config.context_length > 0) {
-      if (n_prompt >= config.context_length) {
-        throw_error(ErrorCode::kInvalidArgument,
-                    "request {}: the prompt has {} tokens; the model's context holds {}", idx, n_prompt,
-                    config.context_length);
-      }
-      max_tokens = std::min(max_tokens, config.context_length - n_prompt);
-    }
-    auto seq = std::make_unique<Sequence>(idx, request, std::move(prompt), max_tokens, n_vocab, tokenizer_);
-    seq->result.usage.prompt_tokens = n_prompt;
+    const auto n_prompt = static_cast<int32_t>(prompt.tokens.size());
+    const int32_t max_tokens = prompt.max_tokens;
+    auto seq = std::make_unique<Sequence>(idx, request, std::move(prompt), n_vocab, tokenizer_);
     // The last sampled token is never fed back, so it needs no position.
     const int64_t positions = static_cast<int64_t>(n_prompt) + max_tokens - 1;
     n_blocks += (positions + options_.block_tokens - 1) / options_.block_tokens;
@@ -130,57 +97,24 @@ std::vector<GenerationResult> Generator::generate(std::span<const GenerationRequ
     }
   }
 
-  const auto emit = [&](Sequence& seq, std::string_view text) {
-    if (text.empty()) return;
-    seq.result.text.append(text);
-    if (on_text) on_text(seq.request_idx, text);
-  };
-  const auto finish = [&](Sequence& seq, FinishReason reason, Clock::time_point now) {
-    seq.done = true;
-    seq.result.finish_reason = reason;
-    seq.result.usage.decode_ms = ms_between(seq.first_token_at, now);
-    free_blocks.insert(free_blocks.end(), seq.blocks.begin(), seq.blocks.end());
-    seq.blocks.clear();
-  };
   const auto accept_token = [&](Sequence& seq, const sampling::SampledToken& sampled) {
+    const std::string text = seq.output.accept(sampled);
     const Clock::time_point now = Clock::now();
-    GenerationResult& result = seq.result;
-    const TokenId id = sampled.id;
-    seq.sampler.accept(id);
-    result.tokens.push_back(id);
-    if (seq.keep_logprobs) result.logprobs.push_back(sampled);
-    if (++result.usage.completion_tokens == 1) {
+    GenerationResult& result = seq.output.result();
+    if (result.usage.completion_tokens == 1) {
       seq.first_token_at = now;
       result.usage.ttft_ms = ms_between(start, now);
       result.usage.prefill_ms = ms_between(*seq.prefill_start, now);
     }
-    if (tokenizer_.is_eog(id) && !seq.ignore_eos) {
-      const StopStringMatcher::Result tail = seq.stops.push(seq.detokenizer.flush());
-      emit(seq, tail.text);
-      emit(seq, seq.stops.flush());
-      finish(seq, FinishReason::kStop, now);
+    if (!text.empty() && on_text) on_text(seq.request_idx, text);
+    if (seq.output.finished()) {
+      seq.done = true;
+      result.usage.decode_ms = ms_between(seq.first_token_at, now);
+      free_blocks.insert(free_blocks.end(), seq.blocks.begin(), seq.blocks.end());
+      seq.blocks.clear();
       return;
     }
-    StopStringMatcher::Result out = seq.stops.push(seq.detokenizer.push(id));
-    emit(seq, out.text);
-    if (out.stopped) {
-      result.stop_string = std::move(out.matched);
-      finish(seq, FinishReason::kStop, now);
-      return;
-    }
-    if (result.usage.completion_tokens >= seq.max_tokens) {
-      const StopStringMatcher::Result tail = seq.stops.push(seq.detokenizer.flush());
-      emit(seq, tail.text);
-      if (tail.stopped) {
-        result.stop_string = tail.matched;
-        finish(seq, FinishReason::kStop, now);
-        return;
-      }
-      emit(seq, seq.stops.flush());
-      finish(seq, FinishReason::kLength, now);
-      return;
-    }
-    seq.tokens.push_back(id);
+    seq.tokens.push_back(sampled.id);
   };
 
   std::vector<model::SequenceInput> batch;
@@ -214,13 +148,13 @@ std::vector<GenerationResult> Generator::generate(std::span<const GenerationRequ
       Sequence& seq = *in_batch[i];
       seq.n_stored += static_cast<int32_t>(batch[i].tokens.size());
       if (!wants_logits[i]) continue;
-      accept_token(seq, seq.sampler.sample(output_.last(static_cast<int32_t>(i))));
+      accept_token(seq, seq.output.sample(output_.last(static_cast<int32_t>(i))));
     }
   }
 
   std::vector<GenerationResult> results;
   results.reserve(sequences.size());
-  for (auto& seq : sequences) results.push_back(std::move(seq->result));
+  for (auto& seq : sequences) results.push_back(std::move(seq->output.result()));
   return results;
 }
 
