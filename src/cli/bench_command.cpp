@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/bench_agent.h"
 #include "cli/bench_matmul.h"
 #include "cli/bench_model.h"
 #include "cli/commands.h"
@@ -27,6 +28,7 @@ struct BenchOptions {
   uint64_t seed = 42;
   ModelBenchOptions model;
   MatmulBenchOptions matmul;
+  AgentBenchOptions agent;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -107,9 +109,11 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       "bench",
       "Measure a workload and print JSON results.\n"
       "model: prefill, decode and batched decode tok/s, peak RSS, and decode against the\n"
-      "memory-bandwidth limit measured in the same run. tokenize: tokenizer throughput.");
+      "memory-bandwidth limit measured in the same run. tokenize: tokenizer throughput.\n"
+      "matmul: kernel speed per weight type and shape. agent: concurrent multi-turn\n"
+      "sessions sharing a system prompt, with prefix caching on and off (TTFT, cached share).");
   command->add_option("--workload", options->workload, "What to measure")
-      ->check(CLI::IsMember({"model", "tokenize", "matmul"}))
+      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent"}))
       ->capture_default_str();
   command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\" (model, tokenize)");
   command->add_option("--threads,-t", options->model.threads, "Compute threads; 0 = one per hardware thread")
@@ -138,6 +142,24 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
   command->add_option("--working-set-mb", options->matmul.working_set_mb,
                       "Weight MiB cycled per shape (matmul)")
       ->capture_default_str();
+  command->add_option("--sessions", options->agent.sessions, "Concurrent sessions (agent)")
+      ->capture_default_str();
+  command->add_option("--turns", options->agent.turns, "Turns per session (agent)")->capture_default_str();
+  command->add_option("--system-tokens", options->agent.system_tokens, "Shared system prompt tokens (agent)")
+      ->capture_default_str();
+  command->add_option("--user-tokens", options->agent.user_tokens, "User message tokens per turn (agent)")
+      ->capture_default_str();
+  command->add_option("--gen-tokens", options->agent.gen_tokens, "Tokens generated per turn (agent)")
+      ->capture_default_str();
+  command->add_option("--tool-tokens", options->agent.tool_tokens,
+                      "Tool result tokens, every other turn (agent)")
+      ->capture_default_str();
+  command->add_option("--caching", options->agent.caching, "Prefix caching: on, off or both (agent)")
+      ->check(CLI::IsMember({"on", "off", "both"}))
+      ->capture_default_str();
+  command->add_option("--kv-memory", options->agent.kv_memory_mb, "KV cache budget in MiB (agent)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
   command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
       ->capture_default_str();
   command->add_option("--repeats", options->repeats,
@@ -156,7 +178,12 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       throw_error(ErrorCode::kInvalidArgument, "--model is required for --workload {}",
                   options->workload);
     }
-    if (options->workload == "model") {
+    if (options->workload == "agent") {
+      options->agent.model_path = options->model_path;
+      options->agent.threads = options->model.threads;
+      options->agent.seed = options->seed;
+      run_agent_bench(options->agent);
+    } else if (options->workload == "model") {
       options->model.model_path = options->model_path;
       options->model.repeats = options->repeats == 0 ? 3 : options->repeats;
       run_model_bench(options->model);

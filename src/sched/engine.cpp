@@ -77,8 +77,7 @@ bool sequence_ranks_before(const std::unique_ptr<Sequence>& a, const std::unique
 
 size_t kv_block_bytes(const kv::KvShape& shape) {
   return static_cast<size_t>(shape.n_layers) * 2 * static_cast<size_t>(shape.n_kv_heads) *
-         static_cast<size_t>(shape.block_tokens) * static_cast<size_t>(shape.head_dim) *
-         kv::kv_type_size(shape.type);
+         static_cast<size_t>(shape.block_tokens) * kv::kv_slot_bytes(shape.type, shape.head_dim);
 }
 
 int32_t pool_blocks(const model::LlamaModel& model, const EngineOptions& options) {

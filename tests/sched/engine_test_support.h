@@ -46,7 +46,7 @@ inline size_t kv_bytes_for_blocks(int32_t blocks, int32_t block_tokens) {
   const kv::KvShape shape = load_tiny_model()->kv_shape(block_tokens);
   return static_cast<size_t>(blocks) * static_cast<size_t>(shape.n_layers) * 2 *
          static_cast<size_t>(shape.n_kv_heads) * static_cast<size_t>(block_tokens) *
-         static_cast<size_t>(shape.head_dim) * kv::kv_type_size(shape.type);
+         kv::kv_slot_bytes(shape.type, shape.head_dim);
 }
 
 inline generation::GenerationRequest greedy_tokens(std::vector<tokenizer::TokenId> prompt, int32_t max_tokens) {

@@ -1,0 +1,197 @@
+#include "cli/bench_agent.h"
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "cli/bench_tokens.h"
+#include "common/error.h"
+#include "engine/gguf/gguf_file.h"
+#include "engine/model/demo_model.h"
+#include "engine/model/llama_model.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "sched/engine.h"
+
+namespace tether::cli {
+namespace {
+
+using tokenizer::TokenId;
+
+struct TurnRecord {
+  int32_t session = 0;
+  int32_t turn = 0;
+  int32_t prompt_tokens = 0;
+  int32_t cached_tokens = 0;
+  int32_t completion_tokens = 0;
+  double ttft_ms = 0;
+  double total_ms = 0;
+};
+
+struct RunReport {
+  bool prefix_caching = false;
+  double new_token_prefill_ms = 0;  // per token, prefilled alone on the idle engine
+  double wall_s = 0;
+  std::vector<TurnRecord> turns;
+  sched::EngineStats stats;
+};
+
+sched::Request greedy_request(std::vector<TokenId> prompt, int32_t max_tokens, std::string salt) {
+  sched::Request request;
+  request.generation.prompt_tokens = std::move(prompt);
+  request.generation.max_tokens = max_tokens;
+  request.generation.sampling.temperature = 0.0f;
+  request.generation.sampling.ignore_eos = true;
+  request.cache_salt = std::move(salt);
+  return request;
+}
+
+// Time per token to prefill `n` tokens nobody has cached, as the first
+// token's latency of a lone request on the idle engine (median of 3).
+double calibrate_prefill_ms_per_token(sched::Engine& engine, const std::vector<TokenId>& pool,
+                                      int32_t n) {
+  std::vector<double> per_token;
+  for (int i = 0; i < 3; ++i) {
+    sched::RequestUsage usage;
+    // A salt of its own: nothing is served from the cache.
+    sched::run_to_completion(
+        engine, greedy_request(cut_tokens(pool, 7919 * (i + 1), n), 1, fmt::format("calibrate-{}", i)),
+        &usage);
+    per_token.push_back(usage.ttft_ms / n);
+  }
+  return quantile(per_token, 0.5);
+}
+
+RunReport run_once(const AgentBenchOptions& o, bool prefix_caching,
+                   const std::shared_ptr<model::LlamaModel>& model,
+                   const std::shared_ptr<const tokenizer::Tokenizer>& tok,
+                   const std::vector<TokenId>& pool) {
+  sched::EngineOptions engine_options;
+  engine_options.threads = o.threads;
+  engine_options.prefix_caching = prefix_caching;
+  engine_options.kv_memory_bytes = static_cast<size_t>(o.kv_memory_mb) << 20;
+  engine_options.block_tokens = o.block_tokens;
+  sched::Engine engine(model, tok, engine_options);
+
+  RunReport report;
+  report.prefix_caching = prefix_caching;
+  // The new tokens of a warm turn: the previous answer, maybe a tool
+  // result, and the user message.
+  const int32_t typical_new = o.gen_tokens + o.user_tokens + o.tool_tokens / 2;
+  report.new_token_prefill_ms = calibrate_prefill_ms_per_token(engine, pool, std::max(typical_new, 16));
+
+  const std::vector<TokenId> system = cut_tokens(pool, 0, o.system_tokens);
+  std::mutex mutex;
+  std::vector<std::string> errors;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::thread> sessions;
+  for (int32_t s = 0; s < o.sessions; ++s) {
+    sessions.emplace_back([&, s] {
+      try {
+        std::vector<TokenId> conversation = system;
+        // Each session's messages come from its own region of the pool.
+        size_t cursor = static_cast<size_t>(o.system_tokens) + static_cast<size_t>(s) * 104729;
+        for (int32_t t = 0; t < o.turns; ++t) {
+          if (t > 0 && t % 2 == 0) {
+            const auto tool = cut_tokens(pool, cursor, o.tool_tokens);
+            conversation.insert(conversation.end(), tool.begin(), tool.end());
+            cursor += static_cast<size_t>(o.tool_tokens);
+          }
+          const auto user = cut_tokens(pool, cursor, o.user_tokens);
+          conversation.insert(conversation.end(), user.begin(), user.end());
+          cursor += static_cast<size_t>(o.user_tokens);
+          sched::RequestUsage usage;
+          const generation::GenerationResult result = sched::run_to_completion(
+              engine, greedy_request(conversation, o.gen_tokens, "agent-bench"), &usage);
+          conversation.insert(conversation.end(), result.tokens.begin(), result.tokens.end());
+          std::lock_guard lock(mutex);
+          report.turns.push_back({s, t, usage.prompt_tokens, usage.cached_prompt_tokens,
+                                  usage.completion_tokens, usage.ttft_ms, usage.total_ms});
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mutex);
+        errors.push_back(e.what());
+      }
+    });
+  }
+  for (auto& thread : sessions) thread.join();
+  report.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!errors.empty()) throw_error(ErrorCode::kInternal, "agent bench: a session failed: {}", errors.front());
+  report.stats = engine.stats();
+  return report;
+}
+
+std::string percentiles(const std::vector<double>& values) {
+  return fmt::format("{{\"p50\":{:.1f},\"p95\":{:.1f}}}", quantile(values, 0.5), quantile(values, 0.95));
+}
+
+std::string report_json(const RunReport& r) {
+  std::vector<double> cold_ttft, warm_ttft, latency, warm_ratio;
+  int64_t prompt = 0, cached = 0, generated = 0;
+  for (const TurnRecord& t : r.turns) {
+    (t.turn == 0 ? cold_ttft : warm_ttft).push_back(t.ttft_ms);
+    latency.push_back(t.total_ms);
+    prompt += t.prompt_tokens;
+    cached += t.cached_tokens;
+    generated += t.completion_tokens;
+    if (t.turn > 0) {
+      const double alone_ms = (t.prompt_tokens - t.cached_tokens) * r.new_token_prefill_ms;
+      warm_ratio.push_back(t.ttft_ms / std::max(alone_ms, 1e-3));
+    }
+  }
+  return fmt::format(
+      "{{\"prefix_caching\":{},\"requests\":{},\"wall_s\":{:.1f},\"prompt_tokens\":{},"
+      "\"cached_prompt_tokens\":{},\"cached_share\":{:.3f},\"output_tokens_per_s\":{:.2f},"
+      "\"ttft_ms\":{{\"cold\":{},\"warm\":{}}},\"turn_latency_ms\":{},"
+      "\"new_token_prefill_ms_per_token\":{:.2f},\"warm_ttft_over_new_prefill\":{},"
+      "\"engine\":{{\"steps\":{},\"preemptions\":{},\"evicted_blocks\":{},\"cache_hit_blocks\":{}}}}}",
+      r.prefix_caching ? "true" : "false", r.turns.size(), r.wall_s, prompt, cached,
+      prompt > 0 ? static_cast<double>(cached) / static_cast<double>(prompt) : 0.0,
+      static_cast<double>(generated) / r.wall_s, percentiles(cold_ttft), percentiles(warm_ttft),
+      percentiles(latency), r.new_token_prefill_ms, percentiles(warm_ratio), r.stats.steps,
+      r.stats.preemptions, r.stats.kv.evicted_blocks, r.stats.kv.hit_blocks);
+}
+
+}  // namespace
+
+void run_agent_bench(const AgentBenchOptions& o) {
+  if (o.sessions < 1 || o.sessions > 1024 || o.turns < 1 || o.turns > 1000) {
+    throw_error(ErrorCode::kInvalidArgument, "--sessions must be in [1, 1024] and --turns in [1, 1000]");
+  }
+  if (o.system_tokens < 1 || o.user_tokens < 1 || o.gen_tokens < 1 || o.tool_tokens < 0) {
+    throw_error(ErrorCode::kInvalidArgument,
+                "--system-tokens, --user-tokens and --gen-tokens must be >= 1, --tool-tokens >= 0");
+  }
+  if (o.caching != "on" && o.caching != "off" && o.caching != "both") {
+    throw_error(ErrorCode::kInvalidArgument, "--caching must be on, off or both");
+  }
+  const auto file = std::make_shared<const gguf::GgufFile>(
+      gguf::GgufFile::open(model::resolve_model_path(o.model_path)));
+  auto tok = std::make_shared<const tokenizer::Tokenizer>(tokenizer::Tokenizer::from_gguf(*file));
+  auto model = std::make_shared<model::LlamaModel>(model::LlamaModel::load(file));
+  const int32_t n_ctx = model->config().context_length;
+  const int64_t longest = int64_t{o.system_tokens} +
+                          int64_t{o.turns} * (o.user_tokens + o.gen_tokens) + int64_t{o.turns / 2} * o.tool_tokens;
+  if (n_ctx > 0 && longest >= n_ctx) {
+    throw_error(ErrorCode::kInvalidArgument, "a conversation reaches {} tokens; the model's context holds {}",
+                longest, n_ctx);
+  }
+  const std::vector<TokenId> pool = synthetic_token_pool(*tok, model->config().vocab_size, 256 * 1024, o.seed);
+
+  std::string runs;
+  for (bool caching : {true, false}) {
+    if ((caching && o.caching == "off") || (!caching && o.caching == "on")) continue;
+    runs += (runs.empty() ? "" : ",") + report_json(run_once(o, caching, model, tok, pool));
+  }
+  fmt::print(
+      "{{\"workload\":\"agent\",\"model\":\"{}\",\"threads\":{},\"sessions\":{},\"turns\":{},"
+      "\"system_tokens\":{},\"user_tokens\":{},\"gen_tokens\":{},\"tool_tokens\":{},\"runs\":[{}]}}\n",
+      file->source_name(), o.threads, o.sessions, o.turns, o.system_tokens, o.user_tokens, o.gen_tokens,
+      o.tool_tokens, runs);
+}
+
+}  // namespace tether::cli

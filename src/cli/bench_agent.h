@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace tether::cli {
+
+// The `agent` workload of shared/design/BENCHMARKS.md, in process: S
+// sessions in a closed loop (a session sends turn t + 1 when turn t ends),
+// T turns each; every request carries the whole conversation: a system
+// prompt of P tokens shared by all sessions, then per turn the previous
+// answer (the G tokens the model really generated), every other turn a tool
+// result of R tokens, and a user message of U tokens. Each turn generates G
+// tokens (greedy, past EOS).
+struct AgentBenchOptions {
+  std::string model_path;  // GGUF file or "demo"
+  int threads = 2;
+  int32_t sessions = 8;         // S
+  int32_t turns = 6;            // T
+  int32_t system_tokens = 1024; // P
+  int32_t user_tokens = 48;     // U
+  int32_t gen_tokens = 32;      // G
+  int32_t tool_tokens = 96;     // R
+  std::string caching = "both"; // "on", "off" or "both" (one report each)
+  int64_t kv_memory_mb = 256;
+  int32_t block_tokens = 16;
+  uint64_t seed = 42;           // of the generated text the prompts are cut from
+};
+
+// Runs the workload (with prefix caching on, off, or both, one after the
+// other on a fresh engine) and prints one JSON document per the benchmark
+// spec: TTFT p50/p95 for cold (first) and warm (later) turns, turn latency
+// p50/p95, output tokens/s, the cached share of prompt tokens, and warm TTFT
+// divided by the time to prefill the turn's uncached tokens alone (measured
+// on the idle engine before the sessions start). Throws Error for bad
+// options or a bad model.
+void run_agent_bench(const AgentBenchOptions& options);
+
+}  // namespace tether::cli
