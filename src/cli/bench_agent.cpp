@@ -75,6 +75,8 @@ RunReport run_once(const AgentBenchOptions& o, bool prefix_caching,
   engine_options.prefix_caching = prefix_caching;
   engine_options.kv_memory_bytes = static_cast<size_t>(o.kv_memory_mb) << 20;
   engine_options.block_tokens = o.block_tokens;
+  engine_options.kv_type = o.kv_type == "q8_0" ? kv::KvType::kQ8_0 : kv::KvType::kF16;
+  engine_options.persistent_cache_dir = o.prefix_cache_dir;
   sched::Engine engine(model, tok, engine_options);
 
   RunReport report;
@@ -188,9 +190,9 @@ void run_agent_bench(const AgentBenchOptions& o) {
     runs += (runs.empty() ? "" : ",") + report_json(run_once(o, caching, model, tok, pool));
   }
   fmt::print(
-      "{{\"workload\":\"agent\",\"model\":\"{}\",\"threads\":{},\"sessions\":{},\"turns\":{},"
+      "{{\"workload\":\"agent\",\"model\":\"{}\",\"threads\":{},\"kv_type\":\"{}\",\"sessions\":{},\"turns\":{},"
       "\"system_tokens\":{},\"user_tokens\":{},\"gen_tokens\":{},\"tool_tokens\":{},\"runs\":[{}]}}\n",
-      file->source_name(), o.threads, o.sessions, o.turns, o.system_tokens, o.user_tokens, o.gen_tokens,
+      file->source_name(), o.threads, o.kv_type, o.sessions, o.turns, o.system_tokens, o.user_tokens, o.gen_tokens,
       o.tool_tokens, runs);
 }
 

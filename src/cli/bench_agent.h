@@ -24,7 +24,9 @@ struct AgentBenchOptions {
   int32_t tool_tokens = 96;     // R
   std::string caching = "both"; // "on", "off" or "both" (one report each)
   int64_t kv_memory_mb = 256;
+  std::string kv_type = "f16";   // "f16" or "q8_0"
   int32_t block_tokens = 16;
+  std::string prefix_cache_dir;  // persistent prefix cache (with caching on); empty: off
   uint64_t seed = 42;           // of the generated text the prompts are cut from
 };
 

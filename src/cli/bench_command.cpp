@@ -160,6 +160,14 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
   command->add_option("--kv-memory", options->agent.kv_memory_mb, "KV cache budget in MiB (agent)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
+  command->add_option("--block-tokens", options->agent.block_tokens, "Tokens per KV block (agent)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command->add_option("--kv-type", options->agent.kv_type, "KV cache type: f16 or q8_0 (agent)")
+      ->check(CLI::IsMember({"f16", "q8_0"}))
+      ->capture_default_str();
+  command->add_option("--prefix-cache-dir", options->agent.prefix_cache_dir,
+                      "Persistent prefix cache directory (agent; caching on)");
   command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
       ->capture_default_str();
   command->add_option("--repeats", options->repeats,

@@ -13,6 +13,8 @@
 
 #include "common/error.h"
 #include "engine/generation/sequence_output.h"
+#include "engine/model/model_identity.h"
+#include "kv/block_spill_store.h"
 #include "kv/sequence_blocks.h"
 
 namespace tether::sched {
@@ -112,7 +114,21 @@ struct Engine::Impl {
         threads(options.threads),
         block_pool(n_blocks, options.block_tokens),
         storage(model->kv_shape(options.block_tokens, options.kv_type), n_blocks) {
+    if (!options.persistent_cache_dir.empty() && options.prefix_caching) {
+      spill.emplace(options.persistent_cache_dir, model::model_identity(model->file()), storage.shape(),
+                    options.persistent_cache_max_bytes);
+    }
     published.kv = block_pool.stats();
+  }
+
+  // Persistent cache: saves the sequence's computed blocks before it lets
+  // go of them (see kv::spill_blocks), and loads a waiting sequence's
+  // missing prefix before it looks the prefix up.
+  void spill_before_release(Sequence& seq) {
+    if (spill) counters.spilled_blocks += kv::spill_blocks(block_pool, *spill, storage, seq.blocks.block_table());
+  }
+  void restore_before_start(Sequence& seq) {
+    if (spill) counters.restored_blocks += kv::restore_prefix(block_pool, *spill, storage, seq.blocks);
   }
 
   // --- scheduler thread ---
@@ -137,6 +153,7 @@ struct Engine::Impl {
   kernels::ThreadPool threads;
   kv::BlockPool block_pool;
   kv::KvBlockStorage storage;
+  std::optional<kv::BlockSpillStore> spill;  // persistent prefix cache, when configured
 
   // Guards the hand-over between callers and the scheduler thread: the
   // inbox, the cancel list, the stop flag, the id counter and the published
@@ -178,6 +195,7 @@ Sequence* Engine::Impl::find_waiting(uint64_t id) {
 void Engine::Impl::finish(Sequence& seq, RequestStatus status, std::string error) {
   if (seq.finished) return;
   seq.finished = true;
+  spill_before_release(seq);
   seq.blocks.release();
   const Clock::time_point now = Clock::now();
   RequestUsage& usage = seq.usage;
@@ -209,6 +227,7 @@ void Engine::Impl::finish(Sequence& seq, RequestStatus status, std::string error
 }
 
 void Engine::Impl::preempt(Sequence& seq) {
+  spill_before_release(seq);
   seq.blocks.release();
   ++seq.usage.preemptions;
   ++counters.preemptions;
@@ -356,6 +375,7 @@ bool Engine::Impl::step() {
     });
     if (it == waiting.end()) continue;
     Sequence& seq = **it;
+    restore_before_start(seq);
     const kv::StartResult start = seq.blocks.start();
     if (start.status == kv::StartStatus::kMustWait) continue;  // retried next step
     const int32_t n_tokens =
@@ -481,6 +501,7 @@ void Engine::Impl::run_loop() {
       for (auto& seq : running) finish(*seq, RequestStatus::kCancelled, "the engine stopped");
       for (auto& seq : waiting) finish(*seq, RequestStatus::kCancelled, "the engine stopped");
       drop_finished();
+      if (spill) counters.spilled_blocks += kv::spill_all(block_pool, *spill, storage);
       publish_stats();
       return;
     }

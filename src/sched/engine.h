@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,6 +27,14 @@ struct EngineOptions {
   int32_t max_queued = 256;         // waiting requests beyond this: submit answers kFull
   bool prefix_caching = true;
   int threads = 2;  // compute threads (the engine owns a ThreadPool); 0 = one per core
+  // Persistent prefix cache: when set (and prefix_caching is on), computed
+  // blocks are saved under this directory as their sequences finish or are
+  // preempted, and at shutdown; a prompt's missing prefix blocks are loaded
+  // from it before prefilling, after checks of the model's identity and of
+  // each block's hash. A restarted engine so answers its first warm turn from
+  // disk. persistent_cache_max_bytes > 0 bounds the directory (oldest files go).
+  std::filesystem::path persistent_cache_dir;
+  uint64_t persistent_cache_max_bytes = 0;
   // For tests: after every step, check the block pool against all live block
   // tables (O(blocks)); a violation is reported in EngineStats.
   bool check_invariants = false;
@@ -90,6 +99,8 @@ struct EngineStats {
   uint64_t failed = 0;
   double forward_ms = 0;   // time in the model's forward
   double schedule_ms = 0;  // time in everything else a step does (plan, blocks, sampling)
+  uint64_t spilled_blocks = 0;   // persistent cache: blocks written to disk
+  uint64_t restored_blocks = 0;  // persistent cache: blocks loaded from disk
   uint64_t invariant_checks = 0;    // with EngineOptions::check_invariants
   std::string invariant_violation;  // the first failed check, empty if none
 };

@@ -29,6 +29,40 @@ const std::string& tiny_model() {
   return path;
 }
 
+TEST(BenchCommandTest, AgentWorkloadReportsCachingOnAndOff) {
+  const RunResult r = testing::run_tether("bench --workload agent -m " + tiny_model() +
+                                              " --threads 1 --sessions 3 --turns 3 --system-tokens 64"
+                                              " --user-tokens 8 --gen-tokens 4 --tool-tokens 12 --block-tokens 16",
+                                          "2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const boost::json::object doc = boost::json::parse(r.output).as_object();
+  EXPECT_EQ(doc.at("workload").as_string(), "agent");
+  const auto& runs = doc.at("runs").as_array();
+  ASSERT_EQ(runs.size(), 2u);
+  const auto& on = runs[0].as_object();
+  const auto& off = runs[1].as_object();
+  EXPECT_TRUE(on.at("prefix_caching").as_bool());
+  EXPECT_FALSE(off.at("prefix_caching").as_bool());
+  for (const auto* run : {&on, &off}) {
+    EXPECT_EQ(run->at("requests").as_int64(), 9);
+    // Greedy: the same conversations, so the same prompts, either way.
+    EXPECT_EQ(run->at("prompt_tokens").as_int64(), on.at("prompt_tokens").as_int64());
+    EXPECT_GT(run->at("output_tokens_per_s").to_number<double>(), 0.0);
+    EXPECT_GT(run->at("ttft_ms").as_object().at("warm").as_object().at("p50").to_number<double>(), 0.0);
+  }
+  // The shared system prompt and each session's history are reused with
+  // caching on, never with it off.
+  EXPECT_GT(on.at("cached_share").to_number<double>(), 0.5);
+  EXPECT_EQ(off.at("cached_share").to_number<double>(), 0.0);
+  EXPECT_EQ(off.at("cached_prompt_tokens").as_int64(), 0);
+}
+
+TEST(BenchCommandTest, AgentWorkloadRejectsBadSizes) {
+  const RunResult r = testing::run_tether("bench --workload agent -m " + tiny_model() + " --sessions 0");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--sessions"), std::string::npos) << r.output;
+}
+
 TEST(BenchCommandTest, ModelWorkloadPrintsEveryFigure) {
   const RunResult r = testing::run_tether("bench -m " + tiny_model() +
                               " --threads 1 --prefill-tokens 32 --decode-tokens 4 --batch 2,3 --repeats 1"

@@ -26,27 +26,10 @@ using testing::kv_bytes_for_blocks;
 using testing::load_tiny_model;
 using testing::reference_results;
 using testing::tiny_tokenizer;
+using testing::small_options;
+using testing::random_tokens;
+using testing::concat;
 using tokenizer::TokenId;
-
-EngineOptions small_options(int32_t block_tokens, int32_t blocks) {
-  EngineOptions options;
-  options.block_tokens = block_tokens;
-  options.kv_memory_bytes = kv_bytes_for_blocks(blocks, block_tokens);
-  options.threads = 1;
-  options.check_invariants = true;
-  return options;
-}
-
-std::vector<TokenId> random_tokens(SplitMix64& rng, int n) {
-  std::vector<TokenId> tokens;
-  for (int i = 0; i < n; ++i) tokens.push_back(static_cast<TokenId>(10 + rng.next() % 400));
-  return tokens;
-}
-
-std::vector<TokenId> concat(std::vector<TokenId> a, const std::vector<TokenId>& b) {
-  a.insert(a.end(), b.begin(), b.end());
-  return a;
-}
 
 // Outcome of one submitted request, filled by its callbacks.
 struct Outcome {

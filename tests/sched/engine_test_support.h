@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/split_mix64.h"
 #include "engine/generation/generator.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/kernels/thread_pool.h"
@@ -65,6 +66,28 @@ inline Request make_request(generation::GenerationRequest generation,
   request.cache_salt = std::move(salt);
   request.priority = priority;
   return request;
+}
+
+// A one-thread engine of `blocks` blocks that checks its invariants every step.
+inline EngineOptions small_options(int32_t block_tokens, int32_t blocks) {
+  EngineOptions options;
+  options.block_tokens = block_tokens;
+  options.kv_memory_bytes = kv_bytes_for_blocks(blocks, block_tokens);
+  options.threads = 1;
+  options.check_invariants = true;
+  return options;
+}
+
+inline std::vector<tokenizer::TokenId> random_tokens(SplitMix64& rng, int n) {
+  std::vector<tokenizer::TokenId> tokens;
+  for (int i = 0; i < n; ++i) tokens.push_back(static_cast<tokenizer::TokenId>(10 + rng.next() % 400));
+  return tokens;
+}
+
+inline std::vector<tokenizer::TokenId> concat(std::vector<tokenizer::TokenId> a,
+                                              const std::vector<tokenizer::TokenId>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
 }
 
 // What the plain Generator (no paging, no cache, no scheduler) makes of the

@@ -99,6 +99,10 @@ ModelIdentity model_identity(const gguf::GgufFile& file) {
     const std::span<const uint8_t> data = file.tensor_data(tensor);
     hasher.u64(data.size());
     hasher.bytes(data.data(), data.size());
+    // Reading faulted the mapping in; let it go again so that fingerprinting
+    // does not add a second copy of repacked weights to resident memory.
+    // Pages still in use come back from the page cache on their next read.
+    file.release_pages(data);
   }
   return hasher.digest();
 }
