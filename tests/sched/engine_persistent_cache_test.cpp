@@ -37,8 +37,12 @@ TEST(EnginePersistentCache, ARestartedEngineServesTheFirstWarmTurnFromDiskWithId
   {
     Engine engine(load_tiny_model(), tiny_tokenizer(), persistent_options(dir));
     first.push_back(run_to_completion(engine, make_request(turn1)));
-    EXPECT_GT(engine.stats().spilled_blocks, 0u);
   }  // shutdown: everything cached is on disk
+  int block_files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    block_files += entry.path().extension() == ".kvb" ? 1 : 0;
+  }
+  EXPECT_EQ(block_files, 10);
   // Turn 2 re-sends turn 1 and its answer, as an agent does.
   const GenerationRequest turn2 =
       greedy_tokens(concat(concat(turn1.prompt_tokens, first[0].tokens), random_tokens(rng, 5)), 6);
@@ -49,7 +53,6 @@ TEST(EnginePersistentCache, ARestartedEngineServesTheFirstWarmTurnFromDiskWithId
   // tokens (the last one is sampled, never fed): 41 positions, so 10 full
   // blocks of 4, all of which come back from disk.
   EXPECT_EQ(usage.cached_prompt_tokens, 40);
-  EXPECT_GT(restarted.stats().restored_blocks, 0u);
   // And the tokens are exactly what a plain, cache-free run gives.
   const auto reference = reference_results({turn1, turn2});
   EXPECT_EQ(first[0].tokens, reference[0].tokens);
@@ -70,7 +73,6 @@ TEST(EnginePersistentCache, AnotherTenantOrPrefixCachingOffFindsNothingOnDisk) {
     RequestUsage usage;
     run_to_completion(engine, make_request(request, Priority::kInteractive, "tenant-b"), &usage);
     EXPECT_EQ(usage.cached_prompt_tokens, 0);
-    EXPECT_EQ(engine.stats().restored_blocks, 0u);
   }
   EngineOptions off = persistent_options(dir);
   off.prefix_caching = false;
@@ -78,7 +80,6 @@ TEST(EnginePersistentCache, AnotherTenantOrPrefixCachingOffFindsNothingOnDisk) {
   RequestUsage usage;
   run_to_completion(engine, make_request(request, Priority::kInteractive, "tenant-a"), &usage);
   EXPECT_EQ(usage.cached_prompt_tokens, 0);
-  EXPECT_EQ(engine.stats().restored_blocks, 0u);
 }
 
 }  // namespace
