@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/bench_tokens.h"
 #include "common/error.h"
@@ -34,9 +35,13 @@ struct TurnRecord {
 
 struct RunReport {
   bool prefix_caching = false;
-  double new_token_prefill_ms = 0;  // per token, prefilled alone on the idle engine
   double wall_s = 0;
   std::vector<TurnRecord> turns;
+  // Per turn index t >= 1: the time to prefill that turn's uncached tokens
+  // alone, i.e. on the idle engine on top of the same cached prefix
+  // (measured on session 0's prompt; every session's turn t has the same
+  // lengths). Empty when caching is off.
+  std::vector<double> ideal_ttft_ms;
   sched::EngineStats stats;
 };
 
@@ -50,20 +55,25 @@ sched::Request greedy_request(std::vector<TokenId> prompt, int32_t max_tokens, s
   return request;
 }
 
-// Time per token to prefill `n` tokens nobody has cached, as the first
-// token's latency of a lone request on the idle engine (median of 3).
-double calibrate_prefill_ms_per_token(sched::Engine& engine, const std::vector<TokenId>& pool,
-                                      int32_t n) {
-  std::vector<double> per_token;
-  for (int i = 0; i < 3; ++i) {
+// The TTFT of `prompt` when only its tokens past `cached` need computing
+// and nothing else runs: its first `cached` tokens are prefilled under a
+// fresh salt first (untimed), then the whole prompt is sent under that salt
+// and finds them cached. Median of 2.
+double ideal_ttft_ms(sched::Engine& engine, const std::vector<TokenId>& prompt, int32_t cached, int turn) {
+  std::vector<double> runs;
+  for (int i = 0; i < 2; ++i) {
+    const std::string salt = fmt::format("ideal-{}-{}", turn, i);
+    const std::vector<TokenId> prefix(prompt.begin(), prompt.begin() + cached + 1);
+    sched::run_to_completion(engine, greedy_request(prefix, 1, salt));
     sched::RequestUsage usage;
-    // A salt of its own: nothing is served from the cache.
-    sched::run_to_completion(
-        engine, greedy_request(cut_tokens(pool, 7919 * (i + 1), n), 1, fmt::format("calibrate-{}", i)),
-        &usage);
-    per_token.push_back(usage.ttft_ms / n);
+    sched::run_to_completion(engine, greedy_request(prompt, 1, salt), &usage);
+    if (usage.cached_prompt_tokens != cached) {
+      throw_error(ErrorCode::kInternal, "agent bench: the ideal run of turn {} found {} cached tokens, not {}", turn,
+                  usage.cached_prompt_tokens, cached);
+    }
+    runs.push_back(usage.ttft_ms);
   }
-  return quantile(per_token, 0.5);
+  return quantile(runs, 0.5);
 }
 
 RunReport run_once(const AgentBenchOptions& o, bool prefix_caching,
@@ -81,10 +91,7 @@ RunReport run_once(const AgentBenchOptions& o, bool prefix_caching,
 
   RunReport report;
   report.prefix_caching = prefix_caching;
-  // The new tokens of a warm turn: the previous answer, maybe a tool
-  // result, and the user message.
-  const int32_t typical_new = o.gen_tokens + o.user_tokens + o.tool_tokens / 2;
-  report.new_token_prefill_ms = calibrate_prefill_ms_per_token(engine, pool, std::max(typical_new, 16));
+  std::vector<std::vector<TokenId>> session0_prompts(static_cast<size_t>(o.turns));
 
   const std::vector<TokenId> system = cut_tokens(pool, 0, o.system_tokens);
   std::mutex mutex;
@@ -106,6 +113,7 @@ RunReport run_once(const AgentBenchOptions& o, bool prefix_caching,
           const auto user = cut_tokens(pool, cursor, o.user_tokens);
           conversation.insert(conversation.end(), user.begin(), user.end());
           cursor += static_cast<size_t>(o.user_tokens);
+          if (s == 0) session0_prompts[static_cast<size_t>(t)] = conversation;
           sched::RequestUsage usage;
           const generation::GenerationResult result = sched::run_to_completion(
               engine, greedy_request(conversation, o.gen_tokens, "agent-bench"), &usage);
@@ -124,6 +132,15 @@ RunReport run_once(const AgentBenchOptions& o, bool prefix_caching,
   report.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!errors.empty()) throw_error(ErrorCode::kInternal, "agent bench: a session failed: {}", errors.front());
   report.stats = engine.stats();
+  if (prefix_caching) {
+    for (int32_t t = 1; t < o.turns; ++t) {
+      int32_t cached = 0;
+      for (const TurnRecord& r : report.turns) {
+        if (r.session == 0 && r.turn == t) cached = r.cached_tokens;
+      }
+      report.ideal_ttft_ms.push_back(ideal_ttft_ms(engine, session0_prompts[static_cast<size_t>(t)], cached, t));
+    }
+  }
   return report;
 }
 
@@ -140,21 +157,21 @@ std::string report_json(const RunReport& r) {
     prompt += t.prompt_tokens;
     cached += t.cached_tokens;
     generated += t.completion_tokens;
-    if (t.turn > 0) {
-      const double alone_ms = (t.prompt_tokens - t.cached_tokens) * r.new_token_prefill_ms;
-      warm_ratio.push_back(t.ttft_ms / std::max(alone_ms, 1e-3));
+    if (t.turn > 0 && static_cast<size_t>(t.turn) <= r.ideal_ttft_ms.size()) {
+      warm_ratio.push_back(t.ttft_ms / std::max(r.ideal_ttft_ms[static_cast<size_t>(t.turn) - 1], 1e-3));
     }
   }
   return fmt::format(
       "{{\"prefix_caching\":{},\"requests\":{},\"wall_s\":{:.1f},\"prompt_tokens\":{},"
       "\"cached_prompt_tokens\":{},\"cached_share\":{:.3f},\"output_tokens_per_s\":{:.2f},"
       "\"ttft_ms\":{{\"cold\":{},\"warm\":{}}},\"turn_latency_ms\":{},"
-      "\"new_token_prefill_ms_per_token\":{:.2f},\"warm_ttft_over_new_prefill\":{},"
+      "\"ideal_warm_ttft_ms\":[{}],\"warm_ttft_over_new_prefill\":{},"
       "\"engine\":{{\"steps\":{},\"preemptions\":{},\"evicted_blocks\":{},\"cache_hit_blocks\":{}}}}}",
       r.prefix_caching ? "true" : "false", r.turns.size(), r.wall_s, prompt, cached,
       prompt > 0 ? static_cast<double>(cached) / static_cast<double>(prompt) : 0.0,
       static_cast<double>(generated) / r.wall_s, percentiles(cold_ttft), percentiles(warm_ttft),
-      percentiles(latency), r.new_token_prefill_ms, percentiles(warm_ratio), r.stats.steps,
+      percentiles(latency), fmt::format("{:.1f}", fmt::join(r.ideal_ttft_ms, ",")),
+      r.ideal_ttft_ms.empty() ? std::string("null") : percentiles(warm_ratio), r.stats.steps,
       r.stats.preemptions, r.stats.kv.evicted_blocks, r.stats.kv.hit_blocks);
 }
 

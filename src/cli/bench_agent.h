@@ -35,8 +35,8 @@ struct AgentBenchOptions {
 // spec: TTFT p50/p95 for cold (first) and warm (later) turns, turn latency
 // p50/p95, output tokens/s, the cached share of prompt tokens, and warm TTFT
 // divided by the time to prefill the turn's uncached tokens alone (measured
-// on the idle engine before the sessions start). Throws Error for bad
-// options or a bad model.
+// after the sessions, on the idle engine, on top of the same cached prefix;
+// caching on only). Throws Error for bad options or a bad model.
 void run_agent_bench(const AgentBenchOptions& options);
 
 }  // namespace tether::cli

@@ -6,36 +6,14 @@
 #include <vector>
 
 #include "common/error.h"
+#include "kv/chain_test_support.h"
 
 namespace tether::kv {
 namespace {
 
-constexpr int kBlockTokens = 4;
+constexpr int kBlockTokens = test_support::kChainBlockTokens;
 
-// A chain of full blocks as a sequence would register them.
-struct Chain {
-  std::vector<KvTokenId> tokens;
-  std::vector<BlockHash> hashes;
-  SaltHash salt;
-
-  Chain(int n_blocks, KvTokenId first, std::string_view salt_text = "")
-      : salt(hash_salt(salt_text)) {
-    tokens.resize(static_cast<size_t>(n_blocks * kBlockTokens));
-    std::iota(tokens.begin(), tokens.end(), first);
-    BlockHash parent = kRootBlockHash;
-    for (int block_idx = 0; block_idx < n_blocks; ++block_idx) {
-      parent = hash_block(parent, block_tokens(block_idx), salt);
-      hashes.push_back(parent);
-    }
-  }
-  std::span<const KvTokenId> block_tokens(int block_idx) const {
-    return std::span(tokens).subspan(static_cast<size_t>(block_idx * kBlockTokens), kBlockTokens);
-  }
-  BlockContent content(int block_idx) const {
-    return {block_idx == 0 ? kRootBlockHash : hashes[static_cast<size_t>(block_idx) - 1], salt,
-            block_tokens(block_idx)};
-  }
-};
+using test_support::Chain;
 
 // Allocates and publishes every block of `chain`; returns the block table.
 std::vector<BlockId> compute(BlockPool& pool, const Chain& chain) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "kv/chain_test_support.h"
 #include "engine/kernels/thread_pool.h"
 #include "engine/model/llama_model.h"
 #include "engine/model/model_identity.h"
@@ -22,34 +23,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int32_t kBlockTokens = 4;
+constexpr int32_t kBlockTokens = test_support::kChainBlockTokens;
 const KvShape kShape{2, 2, 8, kBlockTokens, KvType::kF16};
 const model::ModelIdentity kModel{0x1111222233334444ull, 0x5555666677778888ull};
 
-// A chain of full blocks with their contents, as a sequence registers them.
-struct Chain {
-  std::vector<KvTokenId> tokens;
-  std::vector<BlockHash> hashes;
-  SaltHash salt;
-
-  Chain(int n_blocks, KvTokenId first, std::string_view salt_text = "")
-      : salt(hash_salt(salt_text)) {
-    tokens.resize(static_cast<size_t>(n_blocks * kBlockTokens));
-    std::iota(tokens.begin(), tokens.end(), first);
-    BlockHash parent = kRootBlockHash;
-    for (int block_idx = 0; block_idx < n_blocks; ++block_idx) {
-      parent = hash_block(parent, block_tokens(block_idx), salt);
-      hashes.push_back(parent);
-    }
-  }
-  std::span<const KvTokenId> block_tokens(int block_idx) const {
-    return std::span(tokens).subspan(static_cast<size_t>(block_idx * kBlockTokens), kBlockTokens);
-  }
-  BlockContent content(int block_idx) const {
-    return {block_idx == 0 ? kRootBlockHash : hashes[static_cast<size_t>(block_idx) - 1], salt,
-            block_tokens(block_idx)};
-  }
-};
+using test_support::Chain;
 
 std::span<const uint8_t> block_bytes(const KvBlockStorage& storage, BlockId block) {
   return {storage.head_run(block, 0, false, 0), storage.block_bytes()};
