@@ -58,22 +58,19 @@ sched::Request greedy_request(std::vector<TokenId> prompt, int32_t max_tokens, s
 // The TTFT of `prompt` when only its tokens past `cached` need computing
 // and nothing else runs: its first `cached` tokens are prefilled under a
 // fresh salt first (untimed), then the whole prompt is sent under that salt
-// and finds them cached. Median of 2.
+// and finds them cached. One run per turn: the untimed prefix costs a whole
+// conversation's prefill.
 double ideal_ttft_ms(sched::Engine& engine, const std::vector<TokenId>& prompt, int32_t cached, int turn) {
-  std::vector<double> runs;
-  for (int i = 0; i < 2; ++i) {
-    const std::string salt = fmt::format("ideal-{}-{}", turn, i);
-    const std::vector<TokenId> prefix(prompt.begin(), prompt.begin() + cached + 1);
-    sched::run_to_completion(engine, greedy_request(prefix, 1, salt));
-    sched::RequestUsage usage;
-    sched::run_to_completion(engine, greedy_request(prompt, 1, salt), &usage);
-    if (usage.cached_prompt_tokens != cached) {
-      throw_error(ErrorCode::kInternal, "agent bench: the ideal run of turn {} found {} cached tokens, not {}", turn,
-                  usage.cached_prompt_tokens, cached);
-    }
-    runs.push_back(usage.ttft_ms);
+  const std::string salt = fmt::format("ideal-{}", turn);
+  const std::vector<TokenId> prefix(prompt.begin(), prompt.begin() + cached + 1);
+  sched::run_to_completion(engine, greedy_request(prefix, 1, salt));
+  sched::RequestUsage usage;
+  sched::run_to_completion(engine, greedy_request(prompt, 1, salt), &usage);
+  if (usage.cached_prompt_tokens != cached) {
+    throw_error(ErrorCode::kInternal, "agent bench: the ideal run of turn {} found {} cached tokens, not {}", turn,
+                usage.cached_prompt_tokens, cached);
   }
-  return quantile(runs, 0.5);
+  return usage.ttft_ms;
 }
 
 RunReport run_once(const AgentBenchOptions& o, bool prefix_caching,
