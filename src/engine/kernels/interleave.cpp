@@ -56,15 +56,30 @@ bool supports_interleave(TensorType type) {
   return type == TensorType::kQ4_0 || type == TensorType::kQ8_0 || type == TensorType::kQ4_K;
 }
 
-void gather_interleaved_block(const WeightMatrix& w, int64_t r, int64_t b, uint8_t* out) {
+void gather_row(const WeightMatrix& w, int64_t r, std::span<uint8_t> out) {
+  const size_t bytes = row_bytes(w.type, w.cols);
+  if (r < 0 || r >= w.rows || out.size() != bytes) {
+    throw_error(ErrorCode::kInvalidArgument, "gather_row: row {} of {}, {} bytes for a {}-byte row", r, w.rows,
+                out.size(), bytes);
+  }
+  const int64_t grouped_rows = w.rows / kInterleaveRows * kInterleaveRows;
+  if (w.layout == RowLayout::kRows || r >= grouped_rows) {
+    std::memcpy(out.data(), w.data + static_cast<size_t>(r) * w.row_bytes, bytes);
+    return;
+  }
+  // Row i of its group: piece k of every block sits at offset i within that
+  // piece's run of 8.
   const Pieces p = pieces(w.type);
   const int i = static_cast<int>(r % kInterleaveRows);
-  const uint8_t* in = w.data + static_cast<size_t>(r - i) * w.row_bytes +
-                      static_cast<size_t>(b) * p.block_bytes * kInterleaveRows;
-  for (int k = 0; k < p.count; ++k) {
-    std::memcpy(out, in + p.size[k] * i, p.size[k]);
-    out += p.size[k];
-    in += p.size[k] * kInterleaveRows;
+  const uint8_t* in = w.data + static_cast<size_t>(r - i) * w.row_bytes;
+  const size_t n_blocks = bytes / p.block_bytes;
+  uint8_t* dst = out.data();
+  for (size_t b = 0; b < n_blocks; ++b) {
+    for (int k = 0; k < p.count; ++k) {
+      std::memcpy(dst, in + p.size[k] * i, p.size[k]);
+      dst += p.size[k];
+      in += p.size[k] * kInterleaveRows;
+    }
   }
 }
 
@@ -135,21 +150,12 @@ PackedMatrix pack_for_matmul(const WeightMatrix& src, const std::function<void(s
 }
 
 void dequantize_matrix_row(const WeightMatrix& w, int64_t r, std::span<float> out) {
-  if (r < 0 || r >= w.rows || static_cast<int64_t>(out.size()) != w.cols) {
-    throw_error(ErrorCode::kInvalidArgument, "dequantize_matrix_row: row {} of {}, {} outputs for {} columns",
-                r, w.rows, out.size(), w.cols);
+  if (static_cast<int64_t>(out.size()) != w.cols) {
+    throw_error(ErrorCode::kInvalidArgument, "dequantize_matrix_row: {} outputs for {} columns", out.size(),
+                w.cols);
   }
-  const size_t bytes = row_bytes(w.type, w.cols);
-  const int64_t grouped_rows = w.rows / kInterleaveRows * kInterleaveRows;
-  if (w.layout == RowLayout::kRows || r >= grouped_rows) {
-    dequantize_row(w.type, {w.data + static_cast<size_t>(r) * w.row_bytes, bytes}, out);
-    return;
-  }
-  // Gather the row's blocks back into GGUF form, then decode them.
-  const int64_t n_blocks = w.cols / static_cast<int64_t>(traits_of(w.type).block_elems);
-  const size_t block_bytes = bytes / static_cast<size_t>(n_blocks);
-  std::vector<uint8_t> row(bytes);
-  for (int64_t b = 0; b < n_blocks; ++b) gather_interleaved_block(w, r, b, row.data() + b * block_bytes);
+  std::vector<uint8_t> row(row_bytes(w.type, w.cols));
+  gather_row(w, r, row);
   dequantize_row(w.type, row, out);
 }
 

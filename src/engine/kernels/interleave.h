@@ -34,9 +34,9 @@ inline constexpr int kInterleaveRows = 8;
 // True for the types with an interleaved layout (Q4_0, Q8_0, Q4_K).
 bool supports_interleave(TensorType type);
 
-// Copies row r's block b of the interleaved matrix w back into GGUF block
-// form (row r must lie in a whole group of 8).
-void gather_interleaved_block(const WeightMatrix& w, int64_t r, int64_t b, uint8_t* out);
+// Copies row r of `w` (either layout) into `out` in GGUF row form; out.size()
+// must be the bytes of one row. Throws Error(kInvalidArgument) otherwise.
+void gather_row(const WeightMatrix& w, int64_t r, std::span<uint8_t> out);
 
 // 64-byte aligned heap memory that a WeightMatrix can point into.
 class AlignedBuffer {

@@ -247,20 +247,16 @@ void interleaved_rows_scalar(const MatmulTask& t, int64_t r0, int64_t r1) {
   const WeightMatrix& w = *t.w;
   const TensorTypeTraits traits = traits_of(w.type);
   const int64_t n_blocks = w.cols / traits.block_elems;
-  const int64_t grouped_rows = w.rows / kInterleaveRows * kInterleaveRows;
-  alignas(16) uint8_t gathered[sizeof(BlockQ4_K)];
+  thread_local std::vector<uint8_t> row;
+  row.resize(row_bytes(w.type, w.cols));
   for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
+    gather_row(w, r, row);  // GGUF form, whatever the layout
     for (int64_t k = 0; k < t.n_tokens; ++k) {
       const uint8_t* xq = t.xq + static_cast<size_t>(k) * t.xq_stride;
       float acc = 0.0f;
       for (int64_t b = 0; b < n_blocks; ++b) {
-        const uint8_t* wb = row + static_cast<size_t>(b) * traits.block_bytes;
-        if (r < grouped_rows) {
-          gather_interleaved_block(w, r, b, gathered);
-          wb = gathered;
-        }
-        acc = interleaved_block_update(w.type, wb, xq, b, acc);
+        acc = interleaved_block_update(w.type, row.data() + static_cast<size_t>(b) * traits.block_bytes, xq, b,
+                                       acc);
       }
       t.y[k * t.y_stride + r] = acc;
     }
