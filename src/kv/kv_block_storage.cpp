@@ -47,17 +47,31 @@ KvBlockStorage::KvBlockStorage(const KvShape& shape, int32_t n_blocks)
     throw_error(ErrorCode::kInvalidArgument, "kv storage: q8_0 needs a head dim that is a multiple of {}, got {}",
                 kernels::kQk8_0, shape.head_dim);
   }
-  // 128-bit products so hostile sizes cannot wrap around.
-  const unsigned __int128 run = static_cast<unsigned __int128>(shape.block_tokens) *
-                                kv_slot_bytes(shape.type, shape.head_dim);
-  const unsigned __int128 block = run * 2 * shape.n_kv_heads * shape.n_layers;
-  const unsigned __int128 total = block * n_blocks;
+  block_bytes_ = kv_block_bytes(shape);
+  head_run_bytes_ = block_bytes_ / (size_t{2} * static_cast<size_t>(shape.n_kv_heads) *
+                                    static_cast<size_t>(shape.n_layers));
+  // 128-bit product so hostile sizes cannot wrap around.
+  const unsigned __int128 total = static_cast<unsigned __int128>(block_bytes_) * n_blocks;
   if (total > std::numeric_limits<size_t>::max() / 2) {
     throw_error(ErrorCode::kInvalidArgument, "kv storage: {} blocks are too large", n_blocks);
   }
-  head_run_bytes_ = static_cast<size_t>(run);
-  block_bytes_ = static_cast<size_t>(block);
   data_.resize(static_cast<size_t>(total));
+}
+
+size_t kv_block_bytes(const KvShape& shape) {
+  if (shape.n_layers <= 0 || shape.n_kv_heads <= 0 || shape.head_dim <= 0 || shape.block_tokens <= 0) {
+    throw_error(ErrorCode::kInvalidArgument, "kv block: sizes must be positive (layers {}, kv heads {}, head dim {}, "
+                "block tokens {})", shape.n_layers, shape.n_kv_heads, shape.head_dim, shape.block_tokens);
+  }
+  // 128-bit products so hostile sizes cannot wrap around.
+  const unsigned __int128 block = static_cast<unsigned __int128>(shape.block_tokens) *
+                                  kv_slot_bytes(shape.type, shape.head_dim) * 2 * shape.n_kv_heads *
+                                  shape.n_layers;
+  if (block > std::numeric_limits<size_t>::max() / 2) {
+    throw_error(ErrorCode::kInvalidArgument, "kv block: {} tokens of {} layers are too large", shape.block_tokens,
+                shape.n_layers);
+  }
+  return static_cast<size_t>(block);
 }
 
 void KvBlockStorage::check_block(BlockId id) const {

@@ -21,6 +21,12 @@ std::string_view kv_type_name(KvType type);
 // Bytes of one slot of one head: head_dim values of `type`.
 size_t kv_slot_bytes(KvType type, int32_t head_dim);
 
+struct KvShape;
+// Bytes of one block of `shape`: every layer's K and V for every kv head
+// and slot. Computed in 128 bits: throws Error(kInvalidArgument) for a
+// shape with a non-positive size or whose block would not fit in memory.
+size_t kv_block_bytes(const KvShape& shape);
+
 struct KvShape {
   int32_t n_layers = 0;
   int32_t n_kv_heads = 0;

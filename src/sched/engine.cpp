@@ -77,11 +77,6 @@ bool sequence_ranks_before(const std::unique_ptr<Sequence>& a, const std::unique
   return a->arrival < b->arrival;
 }
 
-size_t kv_block_bytes(const kv::KvShape& shape) {
-  return static_cast<size_t>(shape.n_layers) * 2 * static_cast<size_t>(shape.n_kv_heads) *
-         static_cast<size_t>(shape.block_tokens) * kv::kv_slot_bytes(shape.type, shape.head_dim);
-}
-
 int32_t pool_blocks(const model::LlamaModel& model, const EngineOptions& options) {
   if (options.block_tokens < 1) {
     throw_error(ErrorCode::kInvalidArgument, "engine: block_tokens must be >= 1, got {}",
@@ -92,8 +87,8 @@ int32_t pool_blocks(const model::LlamaModel& model, const EngineOptions& options
     throw_error(ErrorCode::kInvalidArgument,
                 "engine: step_token_budget and max_running must be >= 1, max_queued and threads >= 0");
   }
-  const size_t block_bytes = kv_block_bytes(model.kv_shape(options.block_tokens, options.kv_type));
-  const size_t n_blocks = block_bytes == 0 ? 0 : options.kv_memory_bytes / block_bytes;
+  const size_t block_bytes = kv::kv_block_bytes(model.kv_shape(options.block_tokens, options.kv_type));
+  const size_t n_blocks = options.kv_memory_bytes / block_bytes;  // block_bytes > 0
   if (n_blocks < 1) {
     throw_error(ErrorCode::kInvalidArgument,
                 "engine: a KV memory budget of {} bytes holds no block ({} bytes for {} tokens)",

@@ -44,10 +44,7 @@ inline std::shared_ptr<model::LlamaModel> load_tiny_model() {
 
 // Bytes of `blocks` KV blocks of the tiny model.
 inline size_t kv_bytes_for_blocks(int32_t blocks, int32_t block_tokens) {
-  const kv::KvShape shape = load_tiny_model()->kv_shape(block_tokens);
-  return static_cast<size_t>(blocks) * static_cast<size_t>(shape.n_layers) * 2 *
-         static_cast<size_t>(shape.n_kv_heads) * static_cast<size_t>(block_tokens) *
-         kv::kv_slot_bytes(shape.type, shape.head_dim);
+  return static_cast<size_t>(blocks) * kv::kv_block_bytes(load_tiny_model()->kv_shape(block_tokens));
 }
 
 inline generation::GenerationRequest greedy_tokens(std::vector<tokenizer::TokenId> prompt, int32_t max_tokens) {
