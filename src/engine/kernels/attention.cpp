@@ -8,30 +8,10 @@
 
 #include "common/error.h"
 #include "engine/kernels/attention_avx2.h"
-#include "engine/kernels/fp16.h"
-#include "engine/kernels/quant_blocks.h"
+#include "engine/kernels/kv_element.h"
 
 namespace tether::kernels {
 namespace {
-
-// Element idx (slot * head_dim + i) of a head run as a float, whatever the
-// storage type. Q8_0 runs are consecutive 32-value blocks, so element idx is
-// quant idx % 32 of block idx / 32.
-inline float element(const uint8_t* run, kv::KvType type, size_t idx) {
-  switch (type) {
-    case kv::KvType::kF32:
-      return reinterpret_cast<const float*>(run)[idx];
-    case kv::KvType::kF16:
-      return fp16_to_fp32(reinterpret_cast<const uint16_t*>(run)[idx]);
-    case kv::KvType::kQ8_0: {
-      const uint8_t* block = run + (idx / kQk8_0) * sizeof(BlockQ8_0);
-      uint16_t d;
-      std::memcpy(&d, block, 2);
-      return fp16_to_fp32(d) * static_cast<float>(static_cast<int8_t>(block[2 + idx % kQk8_0]));
-    }
-  }
-  return 0.0f;
-}
 
 void attention_head_scalar(const AttentionTask& task, const kv::KvBlockStorage& kv, int32_t head,
                            int32_t token, float* scores, float* acc) {
@@ -55,7 +35,7 @@ void attention_head_scalar(const AttentionTask& task, const kv::KvBlockStorage& 
     for (int32_t slot = 0; slot < n_slots; ++slot) {
       float dot = 0.0f;
       const size_t base = static_cast<size_t>(slot) * dim;
-      for (int32_t i = 0; i < dim; ++i) dot += q[i] * element(keys, shape.type, base + i);
+      for (int32_t i = 0; i < dim; ++i) dot += q[i] * kv_element(keys, shape.type, base + i);
       scores[slot] = dot * scale;
       block_max = std::max(block_max, scores[slot]);
     }
@@ -70,7 +50,7 @@ void attention_head_scalar(const AttentionTask& task, const kv::KvBlockStorage& 
       const float weight = std::exp(scores[slot] - running_max);
       running_sum += weight;
       const size_t base = static_cast<size_t>(slot) * dim;
-      for (int32_t i = 0; i < dim; ++i) acc[i] += weight * element(values, shape.type, base + i);
+      for (int32_t i = 0; i < dim; ++i) acc[i] += weight * kv_element(values, shape.type, base + i);
     }
   }
   float* out = task.out + token * task.out_stride + static_cast<int64_t>(head) * dim;

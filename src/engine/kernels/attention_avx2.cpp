@@ -10,6 +10,7 @@
 
 #include "engine/kernels/exp_avx2.h"
 #include "engine/kernels/fp16.h"
+#include "engine/kernels/kv_element.h"
 #include "engine/kernels/quant_blocks.h"
 
 // Functions carry their own target attribute, so this file needs no special
@@ -49,22 +50,6 @@ TETHER_AVX2 inline __m256 load8(const uint8_t* run, kv::KvType type, size_t idx)
   return _mm256_loadu_ps(reinterpret_cast<const float*>(run) + idx);
 }
 
-inline float load1(const uint8_t* run, kv::KvType type, size_t idx) {
-  switch (type) {
-    case kv::KvType::kF16:
-      return fp16_to_fp32(reinterpret_cast<const uint16_t*>(run)[idx]);
-    case kv::KvType::kQ8_0: {
-      const uint8_t* block = run + (idx / kQk8_0) * sizeof(BlockQ8_0);
-      uint16_t d;
-      std::memcpy(&d, block, 2);
-      return fp16_to_fp32(d) * static_cast<float>(static_cast<int8_t>(block[2 + idx % kQk8_0]));
-    }
-    case kv::KvType::kF32:
-      break;
-  }
-  return reinterpret_cast<const float*>(run)[idx];
-}
-
 TETHER_AVX2 void head_avx2(const AttentionTask& task, const kv::KvBlockStorage& kv, int32_t head,
                            int32_t token, float* scores, float* acc) {
   const kv::KvShape& shape = kv.shape();
@@ -92,7 +77,7 @@ TETHER_AVX2 void head_avx2(const AttentionTask& task, const kv::KvBlockStorage& 
       int32_t i = 0;
       for (; i < dim8; i += 8) sum = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(keys, type, base + i), sum);
       float dot = horizontal_sum(sum);
-      for (; i < dim; ++i) dot += q[i] * load1(keys, type, base + i);
+      for (; i < dim; ++i) dot += q[i] * kv_element(keys, type, base + i);
       scores[slot] = dot * scale;
       block_max = std::max(block_max, scores[slot]);
     }
@@ -122,7 +107,7 @@ TETHER_AVX2 void head_avx2(const AttentionTask& task, const kv::KvBlockStorage& 
       for (; i < dim8; i += 8) {
         _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(w, load8(values, type, base + i), _mm256_loadu_ps(acc + i)));
       }
-      for (; i < dim; ++i) acc[i] += weight * load1(values, type, base + i);
+      for (; i < dim; ++i) acc[i] += weight * kv_element(values, type, base + i);
     }
   }
   float* out = task.out + token * task.out_stride + static_cast<int64_t>(head) * dim;
