@@ -54,8 +54,9 @@ class Server {
   const ServerOptions& options() const;
   boost::asio::io_context& io_context();
 
+  class Impl;  // in server.cpp; public only so that its connections can name it
+
  private:
-  class Impl;
   std::unique_ptr<Impl> impl_;
 };
 
