@@ -4,7 +4,7 @@
 #include <cmath>
 #include <limits>
 
-#include "api/api_error.h"
+#include "api/invalid_param.h"
 #include "api/json_reader.h"
 
 namespace tether::api {
@@ -17,8 +17,8 @@ constexpr size_t kMaxLogitBias = 1024;
 
 const JsonReader body_reader(const boost::json::value& body) {
   if (!body.is_object()) {
-    throw ApiError(400, fmt::format("the request body must be a JSON object, not {}",
-                                    json_type_name(body)));
+    throw http::HttpError::bad_request(
+        fmt::format("the request body must be a JSON object, not {}", json_type_name(body)));
   }
   return JsonReader(body.get_object());
 }

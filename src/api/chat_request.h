@@ -48,7 +48,7 @@ struct ChatRequest {
   std::string cache_salt;              // extension: prefix-cache isolation
 };
 
-// POST /v1/chat/completions. Throws ApiError (400) naming the first bad field.
+// POST /v1/chat/completions. Throws http::HttpError (400) naming the first bad field.
 ChatRequest parse_chat_completion_request(const boost::json::value& body);
 // POST /v1/completions.
 ChatRequest parse_completion_request(const boost::json::value& body);

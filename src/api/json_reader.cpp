@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "api/api_error.h"
+#include "api/invalid_param.h"
 
 namespace tether::api {
 

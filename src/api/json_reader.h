@@ -14,7 +14,7 @@ namespace tether::api {
 // Typed, checked access to the fields of one JSON object of a request body.
 // A field that is absent or null counts as absent (clients send null for
 // "unset"); a present field of the wrong type or out of range throws a 400
-// ApiError naming it by its path (e.g. "messages[2].content").
+// http::HttpError naming it by its path (e.g. "messages[2].content").
 class JsonReader {
  public:
   JsonReader(const boost::json::object& object, std::string path = {});

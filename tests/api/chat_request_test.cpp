@@ -5,22 +5,22 @@
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
-#include "api/api_error.h"
+#include "api/invalid_param.h"
 
 namespace tether::api {
 namespace {
 
 ChatRequest chat(std::string_view json) { return parse_chat_completion_request(boost::json::parse(json)); }
 
-// The ApiError a body raises (fails the test when none).
-ApiError chat_error(std::string_view json) {
+// The http::HttpError a body raises (fails the test when none).
+http::HttpError chat_error(std::string_view json) {
   try {
     chat(json);
-  } catch (const ApiError& error) {
+  } catch (const http::HttpError& error) {
     return error;
   }
   ADD_FAILURE() << "no error for " << json;
-  return ApiError(0, "");
+  return http::HttpError(0, "none");
 }
 
 TEST(ChatRequest, ReadsEveryOpenAiField) {
@@ -114,7 +114,7 @@ TEST(ChatRequest, ErrorsNameTheParameter) {
       {R"({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": "yes"})", "stream"},
   };
   for (const Case& c : cases) {
-    ApiError error = chat_error(c.body);
+    http::HttpError error = chat_error(c.body);
     EXPECT_EQ(error.status(), 400) << c.body;
     EXPECT_EQ(error.param(), c.param) << c.body << ": " << error.what();
     EXPECT_EQ(error.type(), "invalid_request_error");
@@ -147,7 +147,7 @@ TEST(CompletionRequest, PromptShapes) {
                           R"({"model": "m", "prompt": [1, -2]})",
                           R"({"model": "m", "prompt": "x", "echo": true})",
                           R"({"model": "m", "prompt": 5})"}) {
-    EXPECT_THROW(parse(bad), ApiError) << bad;
+    EXPECT_THROW(parse(bad), http::HttpError) << bad;
   }
 }
 
@@ -165,17 +165,7 @@ TEST(WorkersAiRequest, MessagesOrPrompt) {
   EXPECT_FALSE(prompt.chat);
   EXPECT_EQ(prompt.max_tokens, 256);
   EXPECT_EQ(prompt.dialect, ApiDialect::kWorkersAi);
-  EXPECT_THROW(parse("{}"), ApiError);
-}
-
-TEST(ApiErrorBody, OpenAiShape) {
-  ApiError error(400, "bad thing", "invalid_request_error", "temperature");
-  boost::json::object body = openai_error_body(error);
-  EXPECT_EQ(body.at("error").at("message").as_string(), "bad thing");
-  EXPECT_EQ(body.at("error").at("param").as_string(), "temperature");
-  EXPECT_TRUE(body.at("error").at("code").is_null());
-  EXPECT_EQ(api_error_from(Error(ErrorCode::kInvalidArgument, "x")).status(), 400);
-  EXPECT_EQ(api_error_from(Error(ErrorCode::kIo, "x")).status(), 500);
+  EXPECT_THROW(parse("{}"), http::HttpError);
 }
 
 }  // namespace
