@@ -314,8 +314,13 @@ ChatRequest parse_workers_ai_request(const boost::json::value& body, std::string
     request.messages = read_messages(reader);
   } else if (auto prompt = reader.string("prompt")) {
     if (prompt->empty()) throw_invalid_param("prompt", "'prompt' must not be empty");
-    request.chat = false;
-    request.prompt = *prompt;
+    if (reader.boolean("raw").value_or(false)) {
+      request.chat = false;  // raw: the prompt goes to the model as is
+      request.prompt = *prompt;
+    } else {
+      // Workers AI renders a prompt through the chat template as a user turn.
+      request.messages.push_back(boost::json::object{{"role", "user"}, {"content", *prompt}});
+    }
   } else {
     throw_invalid_param("messages", "one of 'messages' or 'prompt' is required");
   }

@@ -162,7 +162,11 @@ TEST(WorkersAiRequest, MessagesOrPrompt) {
   EXPECT_EQ(messages.max_tokens, 9);
   EXPECT_EQ(messages.response_format.schema.at("type").as_string(), "object");
   ChatRequest prompt = parse(R"({"prompt": "tell me"})");
-  EXPECT_FALSE(prompt.chat);
+  EXPECT_TRUE(prompt.chat);  // rendered as a user turn
+  EXPECT_EQ(prompt.messages[0].at("content").as_string(), "tell me");
+  ChatRequest raw = parse(R"({"prompt": "tell me", "raw": true})");
+  EXPECT_FALSE(raw.chat);
+  EXPECT_EQ(raw.prompt, "tell me");
   EXPECT_EQ(prompt.max_tokens, 256);
   EXPECT_EQ(prompt.dialect, ApiDialect::kWorkersAi);
   EXPECT_THROW(parse("{}"), http::HttpError);
