@@ -28,7 +28,7 @@ std::optional<std::string> decode_segment(std::string_view segment) {
   if (!encoded) return std::nullopt;
   std::string decoded;
   decoded.reserve(segment.size());
-  for (char c : *encoded) decoded.push_back(c);
+  for (char c : **encoded) decoded.push_back(c);  // pct_string_view -> decode_view
   return decoded;
 }
 

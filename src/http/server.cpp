@@ -345,7 +345,11 @@ class Server::Impl {
             header_ec == asio::error::eof) {
           break;  // slow, gone or closed: nothing to answer
         }
-        if (header_ec == bhttp::error::header_limit) {
+        if (header_ec == bhttp::error::body_limit) {
+          // Beast checks a declared Content-Length against the limit with the headers.
+          co_await reject(c, start, HttpError(413, fmt::format("request body exceeds the limit of {} bytes",
+                                                               options_.max_body_bytes)));
+        } else if (header_ec == bhttp::error::header_limit) {
           co_await reject(c, start, HttpError(431, fmt::format("request headers exceed {} bytes",
                                                                options_.max_header_bytes)));
         } else {

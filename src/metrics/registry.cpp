@@ -59,6 +59,9 @@ struct Registry::Entry {
   SampleReader reader;  // callback metrics
 };
 
+Registry::Registry() = default;
+Registry::~Registry() = default;
+
 std::string escape_label_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());

@@ -34,7 +34,8 @@ class Registry {
   };
   using SampleReader = std::function<std::vector<Sample>()>;
 
-  Registry() = default;
+  Registry();
+  ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
