@@ -114,6 +114,13 @@ std::vector<std::string> declared_types(const json::object& schema) {
 // `a` and `b` as one schema (allOf, $ref with siblings): their keywords
 // together; required lists united; any other keyword in both must agree.
 json::object merge(const json::object& a, const json::object& b, std::string_view where) {
+  // additionalProperties sees only the properties beside it: once merged
+  // with another part's properties its meaning would change.
+  const auto declares = [](const json::object& o) { return o.contains("properties") || o.contains("required"); };
+  if ((a.contains("additionalProperties") && declares(b)) || (b.contains("additionalProperties") && declares(a))) {
+    throw_error(ErrorCode::kInvalidArgument,
+                "JSON Schema: 'additionalProperties' in {} beside another part's properties is unsupported", where);
+  }
   json::object merged = a;
   for (const auto& [key, value] : b) {
     json::value* existing = merged.if_contains(key);
@@ -124,6 +131,16 @@ json::object merge(const json::object& a, const json::object& b, std::string_vie
         if (std::find(existing->as_array().begin(), existing->as_array().end(), name) ==
             existing->as_array().end()) {
           existing->as_array().push_back(name);
+        }
+      }
+    } else if (key == "properties" && existing->is_object() && value.is_object()) {
+      // The same property in both: its value must satisfy both schemas.
+      for (const auto& [name, property] : value.as_object()) {
+        json::value* mine = existing->as_object().if_contains(name);
+        if (mine == nullptr) {
+          existing->as_object()[name] = property;
+        } else if (*mine != property) {
+          *mine = json::object{{"allOf", json::array{*mine, property}}};
         }
       }
     } else if (*existing != value && !is_annotation(key)) {
