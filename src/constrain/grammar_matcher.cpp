@@ -96,7 +96,8 @@ bool GrammarMatcher::consume(Frame& frame, uint8_t b, bool& finished) const {
       } else {
         return false;
       }
-      ++frame.pos;
+      // Unbounded strings count only up to minLength (canonical states).
+      if (node.max >= 0 || frame.pos < node.min) ++frame.pos;
       return true;
     case kEscape:
       if (b == 'u') {
@@ -207,7 +208,9 @@ void GrammarMatcher::settle(StackSet& set, size_t index) const {
         }
         Stack& again = set.stacks[index];
         if (more) {
-          again.back().pos = count + 1;
+          // Unbounded: counts past min behave alike, so they are one state
+          // (fewer distinct stacks to keep apart).
+          again.back().pos = node.max < 0 ? std::min(count + 1, node.min) : count + 1;
           again.push_back({item, 0, 0});
         } else {
           again.pop_back();
