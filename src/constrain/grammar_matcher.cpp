@@ -179,9 +179,8 @@ void GrammarMatcher::settle(StackSet& set, size_t index) const {
         }
         break;
       case Kind::kChoice: {
-        if (frame.pos != 0 || node.count == 0) {
+        if (frame.pos != 0) {
           stack.pop_back();
-          if (node.count == 0) stack.clear();  // dead: cannot happen in a built grammar
           break;
         }
         frame.pos = 1;

@@ -12,6 +12,7 @@ GrammarProgram::GrammarProgram(const Grammar& grammar) {
   // an untrusted schema must not be able to exhaust the call stack.
   std::unordered_map<const GrammarNode*, uint32_t> index;
   std::unordered_map<const GrammarNode*, uint32_t> depth;
+  std::unordered_map<const GrammarNode*, bool> nullable;
   struct Item {
     const GrammarNode* node;
     bool expanded;
@@ -29,6 +30,41 @@ GrammarProgram::GrammarProgram(const Grammar& grammar) {
       continue;
     }
     const GrammarNode& source = *item.node;
+    // Nodes may be put together by hand: what the matcher relies on is
+    // checked here rather than trusted from the flags.
+    bool node_nullable = false;
+    switch (source.kind) {
+      case Kind::kLiteral:
+        node_nullable = source.text.empty();
+        break;
+      case Kind::kByteClass:
+      case Kind::kJsonString:
+        break;
+      case Kind::kSequence:
+        node_nullable = true;
+        for (const auto& child : source.children) node_nullable = node_nullable && nullable.at(child.get());
+        break;
+      case Kind::kChoice:
+        if (source.children.empty()) throw_error(ErrorCode::kInvalidArgument, "grammar: a choice of nothing");
+        for (const auto& child : source.children) node_nullable = node_nullable || nullable.at(child.get());
+        break;
+      case Kind::kRepeat:
+        if (source.children.size() != 1 || nullable.at(source.children[0].get())) {
+          throw_error(ErrorCode::kInvalidArgument, "grammar: a repeat needs one item that is never empty");
+        }
+        if (source.min < 0 || (source.max >= 0 && source.max < source.min) || source.max < kUnbounded) {
+          throw_error(ErrorCode::kInvalidArgument, "grammar: repeat bounds {}..{} are invalid", source.min,
+                      source.max);
+        }
+        node_nullable = source.min == 0;
+        break;
+    }
+    if (source.kind == Kind::kJsonString &&
+        (source.min < 0 || source.max < kUnbounded || (source.max >= 0 && source.max < source.min))) {
+      throw_error(ErrorCode::kInvalidArgument, "grammar: string length bounds {}..{} are invalid", source.min,
+                  source.max);
+    }
+    nullable.emplace(item.node, node_nullable);
     Node node;
     node.kind = source.kind;
     node.min = source.min;

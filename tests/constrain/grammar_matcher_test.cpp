@@ -129,5 +129,20 @@ TEST(GrammarMatcherTest, RejectsARepeatOfTheEmptyString) {
   EXPECT_THROW(repeat(literal("a"), 3, 2), Error);
 }
 
+TEST(GrammarMatcherTest, HandBuiltNodesAreCheckedWhenCompiled) {
+  auto empty_repeat = std::make_shared<GrammarNode>();
+  empty_repeat->kind = GrammarNode::Kind::kRepeat;
+  empty_repeat->children = {literal("").node()};
+  empty_repeat->min = 0;
+  empty_repeat->max = kUnbounded;
+  empty_repeat->nullable = false;  // a lie the compiler must not believe
+  EXPECT_THROW(GrammarProgram(sequence({literal("a"), Grammar(empty_repeat)})), Error);
+  auto nothing = std::make_shared<GrammarNode>();
+  nothing->kind = GrammarNode::Kind::kChoice;
+  nothing->nullable = false;
+  EXPECT_THROW(GrammarProgram(sequence({literal("a"), Grammar(nothing)})), Error);
+  EXPECT_THROW(GrammarProgram(never()), Error);
+}
+
 }  // namespace
 }  // namespace tether::constrain
