@@ -136,12 +136,12 @@ TEST(GrammarMatcherTest, HandBuiltNodesAreCheckedWhenCompiled) {
   empty_repeat->min = 0;
   empty_repeat->max = kUnbounded;
   empty_repeat->nullable = false;  // a lie the compiler must not believe
-  EXPECT_THROW(GrammarProgram(sequence({literal("a"), Grammar(empty_repeat)})), Error);
+  EXPECT_THROW(GrammarProgram{sequence({literal("a"), Grammar(empty_repeat)})}, Error);
   auto nothing = std::make_shared<GrammarNode>();
   nothing->kind = GrammarNode::Kind::kChoice;
   nothing->nullable = false;
-  EXPECT_THROW(GrammarProgram(sequence({literal("a"), Grammar(nothing)})), Error);
-  EXPECT_THROW(GrammarProgram(never()), Error);
+  EXPECT_THROW(GrammarProgram{sequence({literal("a"), Grammar(nothing)})}, Error);
+  EXPECT_THROW(GrammarProgram{never()}, Error);
 }
 
 }  // namespace
