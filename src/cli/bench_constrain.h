@@ -7,7 +7,8 @@ namespace tether::cli {
 
 // The `constrain` workload: the cost of grammar-constrained decoding. The
 // same prompts are decoded (temperature 1, fixed seeds) without and with a
-// json_schema constraint, one sequence at a time; per-token decode time
+// json_schema constraint, one sequence at a time and alternating; the
+// median per-token decode time of the sequences
 // both ways, the time of each token mask, and their ratio. Also the mask
 // time in chosen grammar states (inside a JSON string: the worst case, where
 // almost every token is allowed) and the one-off vocabulary indexing time.
