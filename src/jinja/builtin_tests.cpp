@@ -51,9 +51,9 @@ bool apply_test(Interpreter&, std::string_view name, const Value& value, CallArg
   if (name == "number") return value.is_number();
   if (name == "string") return value.is_string();
   if (name == "mapping") return value.is_object() && !value.is_namespace();
-  // Undefined iterates (as empty) and has a length but cannot be indexed.
+  // Undefined iterates as empty and has a length (0), as Jinja2's Undefined does.
   if (name == "iterable") return value.is_undefined() || value.is_string() || value.is_array() || (value.is_object() && !value.is_namespace());
-  if (name == "sequence") return value.is_string() || value.is_array() || (value.is_object() && !value.is_namespace());
+  if (name == "sequence") return value.is_undefined() || value.is_string() || value.is_array() || (value.is_object() && !value.is_namespace());
   if (name == "callable") return value.is_function();
   if (name == "sameas") {
     const Value& o = other();

@@ -125,12 +125,72 @@ std::vector<Token> Lexer::tokenize() {
       }
       continue;
     }
+    if (kind == '%' && lex_raw(tag, inner)) continue;
     tokens_.push_back(Token{kind == '{' ? TokenKind::kVariableBegin : TokenKind::kBlockBegin, {}, 0, 0, tag});
     pos_ = inner;
     lex_tag_contents(kind == '{' ? TokenKind::kVariableEnd : TokenKind::kBlockEnd);
   }
   tokens_.push_back(Token{TokenKind::kEnd, {}, 0, 0, size});
   return std::move(tokens_);
+}
+
+bool Lexer::lex_raw(size_t tag, size_t inner) {
+  const size_t size = source_.size();
+  size_t p = inner;
+  auto skip_spaces = [&](size_t& at) {
+    while (at < size && is_space(source_[at])) ++at;
+  };
+  // Matches `name` then an optional sign and `%}` at `at`; sets the sign.
+  auto match_tag_rest = [&](size_t& at, std::string_view name, char& sign) {
+    skip_spaces(at);
+    if (source_.compare(at, name.size(), name) != 0) return false;
+    at += name.size();
+    if (at < size && is_name_char(source_[at])) return false;
+    skip_spaces(at);
+    sign = '\0';
+    if (at < size && (source_[at] == '-' || source_[at] == '+')) sign = source_[at++];
+    if (source_.compare(at, 2, "%}") != 0) return false;
+    at += 2;
+    return true;
+  };
+  char open_sign = '\0';
+  if (!match_tag_rest(p, "raw", open_sign)) return false;
+  size_t content_start = p;
+  // Jinja2 applies no trim_blocks after `raw %}`, only the `-` modifier.
+  if (open_sign == '-') {
+    while (content_start < size && is_space(source_[content_start])) ++content_start;
+  }
+  size_t search = content_start;
+  while (true) {
+    const size_t end_tag = source_.find("{%", search);
+    if (end_tag == std::string::npos) fail(tag, "missing endraw for a raw block");
+    size_t at = end_tag + 2;
+    char end_open_sign = '\0';
+    if (at < size && (source_[at] == '-' || source_[at] == '+')) end_open_sign = source_[at++];
+    char close_sign = '\0';
+    if (!match_tag_rest(at, "endraw", close_sign)) {
+      search = end_tag + 2;
+      continue;
+    }
+    std::string text = source_.substr(content_start, end_tag - content_start);
+    if (end_open_sign == '-') {
+      while (!text.empty() && is_space(text.back())) text.pop_back();
+    } else if (end_open_sign != '+') {
+      const size_t line_pos = text.rfind('\n') == std::string::npos ? std::string::npos : text.rfind('\n') + 1;
+      if (line_pos != std::string::npos && text.find_first_not_of(" \t", line_pos) == std::string::npos)
+        text.resize(line_pos);
+    }
+    if (!text.empty()) tokens_.push_back(Token{TokenKind::kText, std::move(text), 0, 0, content_start});
+    pos_ = at;
+    line_starting_ = false;
+    if (close_sign == '-') {
+      strip_next_text_ = true;
+    } else if (close_sign != '+' && pos_ < size && source_[pos_] == '\n') {
+      ++pos_;
+      line_starting_ = true;
+    }
+    return true;
+  }
 }
 
 void Lexer::lex_tag_contents(TokenKind end_kind) {

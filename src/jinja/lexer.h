@@ -23,6 +23,9 @@ class Lexer {
 
  private:
   void lex_tag_contents(TokenKind end_kind);
+  // `{% raw %}...{% endraw %}` at `tag` becomes one text token; false when
+  // the block tag is something else.
+  bool lex_raw(size_t tag, size_t inner);
   void lex_string(char quote);
   void lex_number();
   [[noreturn]] void fail(size_t offset, std::string_view message) const;

@@ -18,6 +18,16 @@ void check_budget(const std::string& out, size_t max_bytes, int depth) {
     throw_error(ErrorCode::kInvalidArgument, "value nests deeper than {} levels", kMaxFormatDepth);
 }
 
+// Code points Python's repr escapes (not str.isprintable()): controls,
+// separators other than space, format characters, surrogates, private use.
+// An approximation of the Unicode tables for the ranges text actually hits.
+bool python_unprintable(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0xa0) || cp == 0xad || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200f) ||
+         (cp >= 0x2028 && cp <= 0x202f) || (cp >= 0x205f && cp <= 0x206f) || cp == 0x3000 ||
+         (cp >= 0xd800 && cp <= 0xf8ff) || cp == 0xfeff || (cp >= 0xfff0 && cp <= 0xfffb) ||
+         cp == 0xfffe || cp == 0xffff || cp >= 0xf0000;
+}
+
 void append_repr_string(std::string& out, const std::string& s) {
   const bool has_single = s.find('\'') != std::string::npos;
   const bool has_double = s.find('"') != std::string::npos;
@@ -40,13 +50,19 @@ void append_repr_string(std::string& out, const std::string& s) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", c);
       out += buf;
-    } else if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
-               static_cast<unsigned char>(s[i + 1]) <= 0xa0) {
-      // C1 controls and the no-break space are not printable for Python.
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(s[i + 1]));
-      out += buf;
-      ++i;
+    } else if (c >= 0x80) {
+      const size_t start = i;
+      const uint32_t cp = utf8::decode(s, i);
+      --i;  // the loop's ++i moves past the code point
+      if (python_unprintable(cp)) {
+        char buf[16];
+        if (cp <= 0xff) std::snprintf(buf, sizeof buf, "\\x%02x", cp);
+        else if (cp <= 0xffff) std::snprintf(buf, sizeof buf, "\\u%04x", cp);
+        else std::snprintf(buf, sizeof buf, "\\U%08x", cp);
+        out += buf;
+      } else {
+        out.append(s, start, i + 1 - start);
+      }
     } else {
       out += static_cast<char>(c);
     }
@@ -68,7 +84,7 @@ void append_str(std::string& out, const Value& value, size_t max_bytes, int dept
 void append_repr(std::string& out, const Value& value, size_t max_bytes, int depth) {
   check_budget(out, max_bytes, depth);
   switch (value.kind()) {
-    case Value::Kind::kUndefined: return;
+    case Value::Kind::kUndefined: out += "Undefined"; return;
     case Value::Kind::kNone: out += "None"; return;
     case Value::Kind::kBool: out += value.as_bool() ? "True" : "False"; return;
     case Value::Kind::kInt: out += std::to_string(value.as_int()); return;
