@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/bench_agent.h"
+#include "cli/bench_constrain.h"
 #include "cli/bench_matmul.h"
 #include "cli/bench_model.h"
 #include "cli/commands.h"
@@ -29,6 +30,7 @@ struct BenchOptions {
   ModelBenchOptions model;
   MatmulBenchOptions matmul;
   AgentBenchOptions agent;
+  ConstrainBenchOptions constrain;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -111,11 +113,14 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       "model: prefill, decode and batched decode tok/s, peak RSS, and decode against the\n"
       "memory-bandwidth limit measured in the same run. tokenize: tokenizer throughput.\n"
       "matmul: kernel speed per weight type and shape. agent: concurrent multi-turn\n"
-      "sessions sharing a system prompt, with prefix caching on and off (TTFT, cached share).");
+      "sessions sharing a system prompt, with prefix caching on and off (TTFT, cached share).\n"
+      "constrain: decode with and without a JSON Schema constraint (token mask cost, ratio).");
   command->add_option("--workload", options->workload, "What to measure")
-      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent"}))
+      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent", "constrain"}))
       ->capture_default_str();
   command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\" (model, tokenize)");
+  command->add_option("--vocab", options->constrain.vocab_path,
+                      "GGUF whose vocabulary the token masks are also measured on (constrain)");
   command->add_option("--threads,-t", options->model.threads, "Compute threads; 0 = one per hardware thread")
       ->capture_default_str();
   command->add_option("--prefill-tokens", options->model.prefill_tokens, "Prompt length of the prefill run (model)")
@@ -186,7 +191,14 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       throw_error(ErrorCode::kInvalidArgument, "--model is required for --workload {}",
                   options->workload);
     }
-    if (options->workload == "agent") {
+    if (options->workload == "constrain") {
+      options->constrain.model_path = options->model_path;
+      options->constrain.threads = options->model.threads;
+      options->constrain.seed = options->seed;
+      options->constrain.tokens = options->model.decode_tokens;
+      if (options->repeats > 0) options->constrain.repeats = options->repeats;
+      run_constrain_bench(options->constrain);
+    } else if (options->workload == "agent") {
       options->agent.model_path = options->model_path;
       options->agent.threads = options->model.threads;
       options->agent.seed = options->seed;
