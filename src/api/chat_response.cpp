@@ -5,6 +5,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include "engine/tokenizer/unicode.h"
+
 namespace tether::api {
 
 namespace {
@@ -22,9 +24,9 @@ boost::json::value logprob_value(float logprob) {
   return -9999.0;
 }
 
-boost::json::array tool_calls_json(const std::vector<ToolCallOutput>& calls) {
+boost::json::array tool_calls_json(const std::vector<chat::ToolCall>& calls) {
   boost::json::array array;
-  for (const ToolCallOutput& call : calls) {
+  for (const chat::ToolCall& call : calls) {
     boost::json::object function{{"name", call.name}, {"arguments", call.arguments}};
     array.push_back(boost::json::object{{"id", call.id}, {"type", "function"},
                                         {"function", std::move(function)}});
@@ -54,16 +56,18 @@ ResponseBuilder::ResponseBuilder(ApiDialect dialect, std::string model, std::str
 boost::json::value ResponseBuilder::chat_logprobs(
     std::span<const sampling::SampledToken> logprobs) const {
   boost::json::array content;
+  // A token may hold part of a UTF-8 character: "token" is its text made
+  // valid (U+FFFD), "bytes" its exact bytes, as OpenAI reports them.
   for (const sampling::SampledToken& token : logprobs) {
     std::string text = token_text_(token.id);
     boost::json::array top;
     for (const sampling::TokenLogprob& alt : token.top_logprobs) {
       std::string alt_text = token_text_(alt.id);
-      top.push_back(boost::json::object{{"token", alt_text},
+      top.push_back(boost::json::object{{"token", tokenizer::unicode::sanitize_utf8(alt_text)},
                                         {"logprob", logprob_value(alt.logprob)},
                                         {"bytes", byte_array(alt_text)}});
     }
-    content.push_back(boost::json::object{{"token", text},
+    content.push_back(boost::json::object{{"token", tokenizer::unicode::sanitize_utf8(text)},
                                           {"logprob", logprob_value(token.logprob)},
                                           {"bytes", byte_array(text)},
                                           {"top_logprobs", std::move(top)}});
@@ -77,11 +81,11 @@ boost::json::value ResponseBuilder::completion_logprobs(
   int64_t offset = 0;
   for (const sampling::SampledToken& token : logprobs) {
     std::string text = token_text_(token.id);
-    tokens.emplace_back(text);
+    tokens.emplace_back(tokenizer::unicode::sanitize_utf8(text));
     token_logprobs.emplace_back(logprob_value(token.logprob));
     boost::json::object top;
     for (const sampling::TokenLogprob& alt : token.top_logprobs) {
-      top[token_text_(alt.id)] = logprob_value(alt.logprob);
+      top[tokenizer::unicode::sanitize_utf8(token_text_(alt.id))] = logprob_value(alt.logprob);
     }
     top_logprobs.emplace_back(std::move(top));
     offsets.emplace_back(offset);
@@ -98,7 +102,7 @@ boost::json::object ResponseBuilder::response(const CompletionOutput& output) co
     boost::json::object result;
     result["response"] = output.content;
     boost::json::array calls;
-    for (const ToolCallOutput& call : output.tool_calls) {
+    for (const chat::ToolCall& call : output.tool_calls) {
       boost::json::value arguments;
       boost::system::error_code ec;
       arguments = boost::json::parse(call.arguments, ec);

@@ -10,6 +10,7 @@
 #include <boost/json/object.hpp>
 
 #include "api/chat_request.h"
+#include "chat/tool_call.h"
 #include "engine/sampling/sampler.h"
 
 namespace tether::api {
@@ -20,16 +21,10 @@ struct TokenCounts {
   int32_t completion = 0;
 };
 
-struct ToolCallOutput {
-  std::string id;
-  std::string name;
-  std::string arguments;  // a JSON text, as OpenAI carries it
-};
-
 // Everything one finished request answers.
 struct CompletionOutput {
   std::string content;                     // text outside tool calls
-  std::vector<ToolCallOutput> tool_calls;
+  std::vector<chat::ToolCall> tool_calls;  // arguments: JSON text, as OpenAI carries it
   std::string finish_reason = "stop";      // stop, length, tool_calls
   std::vector<sampling::SampledToken> logprobs;  // per token when asked
   TokenCounts usage;

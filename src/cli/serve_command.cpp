@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 #include <fmt/format.h>
 
+#include "api/api_service.h"
 #include "cli/commands.h"
 #include "cli/serve_config.h"
 #include "cli/serve_state.h"
@@ -44,7 +45,7 @@ void add_probe_routes(http::Server& server, const ServeState& state) {
     } else {
       boost::json::object body;
       body["status"] = "ready";
-      body["model"] = state.model().name;
+      body["model"] = state.model().id;
       co_await exchange.respond_json(200, body);
     }
   });
@@ -53,65 +54,14 @@ void add_probe_routes(http::Server& server, const ServeState& state) {
   });
 }
 
-// Engine gauges and counters, read from Engine::stats() at scrape time.
-void add_engine_metrics(metrics::Registry& registry, const ServeState& state) {
-  using Read = std::function<double(const sched::EngineStats&)>;
-  auto add = [&registry, &state](const std::string& name, const std::string& help, std::string_view type, Read read) {
-    registry.callback(name, help, type, {}, [&state, read]() -> std::vector<metrics::Registry::Sample> {
-      if (!state.ready()) return {};
-      return {{{}, read(state.model().engine->stats())}};
-    });
-  };
-  add("tether_engine_requests_running", "Sequences started and not finished", "gauge",
-      [](const sched::EngineStats& s) { return s.running; });
-  add("tether_engine_requests_waiting", "Accepted requests not started yet (preempted ones included)", "gauge",
-      [](const sched::EngineStats& s) { return s.waiting; });
-  add("tether_kv_blocks_used", "KV cache blocks referenced by a sequence", "gauge",
-      [](const sched::EngineStats& s) { return s.kv.used_blocks; });
-  add("tether_kv_blocks_free", "KV cache blocks allocatable (cached ones included)", "gauge",
-      [](const sched::EngineStats& s) { return s.kv.free_blocks; });
-  add("tether_kv_blocks_cached", "Unreferenced KV cache blocks still reusable by prefix", "gauge",
-      [](const sched::EngineStats& s) { return s.kv.cached_blocks; });
-  add("tether_kv_blocks_total", "KV cache blocks in the pool", "gauge",
-      [](const sched::EngineStats& s) { return s.kv.total_blocks; });
-  add("tether_prefix_cache_hit_ratio", "Prompt tokens served from the prefix cache over prompt tokens looked up",
-      "gauge", [](const sched::EngineStats& s) {
-        return s.kv.query_tokens == 0 ? 0.0 : static_cast<double>(s.kv.hit_tokens) / s.kv.query_tokens;
-      });
-  add("tether_prefix_cache_hit_tokens_total", "Prompt tokens served from the prefix cache", "counter",
-      [](const sched::EngineStats& s) { return static_cast<double>(s.kv.hit_tokens); });
-  add("tether_prefix_cache_query_tokens_total", "Prompt tokens looked up in the prefix cache", "counter",
-      [](const sched::EngineStats& s) { return static_cast<double>(s.kv.query_tokens); });
-  add("tether_kv_evicted_blocks_total", "Cached KV blocks evicted for reuse", "counter",
-      [](const sched::EngineStats& s) { return static_cast<double>(s.kv.evicted_blocks); });
-  add("tether_engine_steps_total", "Forward steps run", "counter",
-      [](const sched::EngineStats& s) { return static_cast<double>(s.steps); });
-  add("tether_engine_step_tokens_total", "Tokens computed by forward steps", "counter",
-      [](const sched::EngineStats& s) { return static_cast<double>(s.step_tokens); });
-  add("tether_engine_preemptions_total", "Sequences preempted for KV space", "counter",
-      [](const sched::EngineStats& s) { return static_cast<double>(s.preemptions); });
-  add("tether_engine_rejected_total", "Requests refused because the queue was full", "counter",
-      [](const sched::EngineStats& s) { return static_cast<double>(s.rejected); });
-  registry.callback("tether_engine_requests_finished_total", "Requests finished, by outcome", "counter", {"status"},
-                    [&state]() -> std::vector<metrics::Registry::Sample> {
-                      if (!state.ready()) return {};
-                      const sched::EngineStats s = state.model().engine->stats();
-                      return {{{"completed"}, static_cast<double>(s.completed)},
-                              {{"cancelled"}, static_cast<double>(s.cancelled)},
-                              {{"failed"}, static_cast<double>(s.failed)}};
-                    });
-  registry.callback_gauge("tether_model_ready", "1 once the model is loaded and serving",
-                          [&state] { return state.ready() ? 1.0 : 0.0; });
-}
-
-ServedModel load_model(const ServeConfig& config) {
-  ServedModel served;
-  served.name = config.served_model_name();
-  served.file = std::make_shared<const gguf::GgufFile>(gguf::GgufFile::open(model::resolve_model_path(config.model)));
-  served.tokenizer = std::make_shared<const tokenizer::Tokenizer>(tokenizer::Tokenizer::from_gguf(*served.file));
-  auto model = std::make_shared<model::LlamaModel>(model::LlamaModel::load(served.file));
-  served.engine = std::make_shared<sched::Engine>(std::move(model), served.tokenizer, config.engine_options());
-  return served;
+// The aliases the config gives the served model.
+std::vector<std::string> aliases_of(const ServeConfig& config) {
+  std::vector<std::string> aliases;
+  const std::string name = config.served_model_name();
+  for (const ModelAlias& alias : config.aliases) {
+    if (alias.model == name) aliases.push_back(alias.alias);
+  }
+  return aliases;
 }
 
 void run_serve(const ServeConfig& config) {
@@ -122,14 +72,12 @@ void run_serve(const ServeConfig& config) {
   http::Server server(config.server, &registry);
   ServeState state(config, registry);
   add_probe_routes(server, state);
-  add_engine_metrics(registry, state);
-
-  // ---- API routes ----------------------------------------------------------
-  // The OpenAI- and Workers-AI-compatible routes register here, e.g.
-  //   api::register_routes(server.router(), state);
-  // Handlers must check state.ready() (503 while the model loads) and use
-  // state.model() (engine, tokenizer, GGUF metadata) and state.config().aliases.
-  // ---------------------------------------------------------------------------
+  registry.callback_gauge("tether_model_ready", "1 once the model is loaded and serving",
+                          [&state] { return state.ready() ? 1.0 : 0.0; });
+  // The OpenAI- and Workers-AI-compatible routes; they answer 503 until the
+  // model below is loaded.
+  api::ApiService api({}, &registry);
+  api.register_routes(server.router());
 
   server.start();
   const bool v6 = config.server.host.find(':') != std::string::npos;
@@ -148,13 +96,16 @@ void run_serve(const ServeConfig& config) {
   std::thread io_thread([&server] { server.run(); });
 
   try {
-    state.set_model(load_model(config));
+    auto served = api::load_served_model(config.model, config.served_model_name(), aliases_of(config),
+                                         config.engine_options());
+    state.set_model(served);
+    api.add_model(std::move(served));
   } catch (...) {
     server.stop(std::chrono::milliseconds(0));
     io_thread.join();
     throw;
   }
-  std::fprintf(stderr, "tether serve: model '%s' ready (%d KV blocks)\n", state.model().name.c_str(),
+  std::fprintf(stderr, "tether serve: model '%s' ready (%d KV blocks)\n", state.model().id.c_str(),
                state.model().engine->total_blocks());
   io_thread.join();
   state.set_unready();

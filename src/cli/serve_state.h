@@ -4,21 +4,11 @@
 #include <memory>
 #include <string>
 
+#include "api/served_model.h"
 #include "cli/serve_config.h"
-#include "engine/gguf/gguf_file.h"
-#include "engine/tokenizer/tokenizer.h"
 #include "metrics/registry.h"
-#include "sched/engine.h"
 
 namespace tether::cli {
-
-// The model `tether serve` loaded.
-struct ServedModel {
-  std::string name;  // the id clients send (config.served_model_name())
-  std::shared_ptr<const gguf::GgufFile> file;  // metadata: chat template, context length
-  std::shared_ptr<const tokenizer::Tokenizer> tokenizer;
-  std::shared_ptr<sched::Engine> engine;
-};
 
 // What `tether serve` shares with its routes. The server listens before the
 // model is loaded (so /health and /ready answer at once); the loader sets
@@ -32,9 +22,9 @@ class ServeState {
 
   bool ready() const { return ready_.load(std::memory_order_acquire); }
   // Only after ready() returned true.
-  const ServedModel& model() const { return model_; }
+  const api::ServedModel& model() const { return *model_; }
   // Once, by the loader.
-  void set_model(ServedModel model) {
+  void set_model(std::shared_ptr<api::ServedModel> model) {
     model_ = std::move(model);
     ready_.store(true, std::memory_order_release);
   }
@@ -45,7 +35,7 @@ class ServeState {
   const ServeConfig& config_;
   metrics::Registry& metrics_;
   std::atomic<bool> ready_{false};  // publishes model_
-  ServedModel model_;
+  std::shared_ptr<api::ServedModel> model_;
 };
 
 }  // namespace tether::cli

@@ -126,7 +126,7 @@ TEST(ServeCommandTest, ServesProbesAndDrainsOnSigterm) {
   EXPECT_EQ(metrics->status, 200);
   EXPECT_EQ(metrics->header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_NE(metrics->body.find("tether_model_ready 1\n"), std::string::npos) << metrics->body;
-  EXPECT_NE(metrics->body.find("tether_kv_blocks_total 1024\n"), std::string::npos) << metrics->body;
+  EXPECT_NE(metrics->body.find("tether_kv_blocks{model=\"demo\",state=\"total\"} 1024\n"), std::string::npos) << metrics->body;
   EXPECT_NE(metrics->body.find("tether_http_requests_total{route=\"/ready\",method=\"GET\",status=\"200\"}"),
             std::string::npos);
 

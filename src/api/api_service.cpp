@@ -1,0 +1,273 @@
+#include "api/api_service.h"
+
+#include <chrono>
+#include <variant>
+
+#include <boost/json/serialize.hpp>
+
+#include "api/api_metrics.h"
+#include "api/chat_response.h"
+#include "api/output_assembler.h"
+#include "api/request_preparer.h"
+#include "http/event_channel.h"
+#include "http/http_error.h"
+#include "http/json_body.h"
+
+namespace tether::api {
+
+namespace {
+
+// What the engine's scheduler thread hands to a request's handler.
+struct TokenEvent {
+  std::string text;
+  sampling::SampledToken token;
+};
+struct FinishEvent {
+  generation::GenerationResult result;
+  sched::RequestUsage usage;
+};
+using EngineEvent = std::variant<TokenEvent, FinishEvent>;
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string sse(const boost::json::value& event) {
+  return "data: " + boost::json::serialize(event) + "\n\n";
+}
+
+// (GCC 12 rejects brace-initialized JSON with string literals inside a
+// coroutine, so bodies are built by plain functions and sent by this one.)
+boost::asio::awaitable<void> respond_json(http::Exchange& exchange, boost::json::object body) {
+  co_await exchange.respond_json(200, body);
+}
+
+boost::json::object workers_ai_error_body(const http::HttpError& error) {
+  boost::json::array errors;
+  errors.push_back(boost::json::object{{"code", error.status()}, {"message", error.what()}});
+  return boost::json::object{{"result", nullptr},
+                             {"success", false},
+                             {"errors", std::move(errors)},
+                             {"messages", boost::json::array()}};
+}
+
+http::HeaderList sse_headers() { return {{"cache-control", "no-cache"}}; }
+
+std::string id_prefix(ApiDialect dialect) {
+  switch (dialect) {
+    case ApiDialect::kChatCompletions: return "chatcmpl-";
+    case ApiDialect::kCompletions: return "cmpl-";
+    case ApiDialect::kWorkersAi: return "req-";
+  }
+  return "req-";
+}
+
+// Writes the chunks of an assembler's deltas; false once the client is gone.
+boost::asio::awaitable<bool> write_deltas(http::Exchange& exchange, const ResponseBuilder& builder,
+                                          const std::vector<chat::ToolCallEvent>& events,
+                                          std::vector<sampling::SampledToken>& pending_logprobs) {
+  using Kind = chat::ToolCallEvent::Kind;
+  for (const chat::ToolCallEvent& event : events) {
+    boost::json::object chunk;
+    if (event.kind == Kind::kContent) {
+      if (event.text.empty()) continue;
+      chunk = builder.content(event.text, pending_logprobs);
+      pending_logprobs.clear();
+    } else if (event.kind == Kind::kCallBegin) {
+      chunk = builder.tool_call(event.index, event.id, event.name, "");
+    } else if (event.kind == Kind::kArguments) {
+      chunk = builder.tool_call(event.index, "", "", event.text);
+    }
+    if (chunk.empty()) continue;  // call ends; Workers AI sends tool calls whole at the end
+    if (!co_await exchange.write(sse(chunk))) co_return false;
+  }
+  co_return true;
+}
+
+}  // namespace
+
+ApiService::ApiService(std::vector<std::shared_ptr<ServedModel>> models, metrics::Registry* metrics)
+    : models_(std::move(models)),
+      metrics_(std::make_unique<ApiMetrics>(metrics, [this] { return this->models(); })) {}
+
+ApiService::~ApiService() = default;
+
+void ApiService::add_model(std::shared_ptr<ServedModel> model) {
+  std::lock_guard lock(mutex_);
+  models_.push_back(std::move(model));
+}
+
+std::vector<std::shared_ptr<ServedModel>> ApiService::models() const {
+  std::lock_guard lock(mutex_);
+  return models_;
+}
+
+std::shared_ptr<ServedModel> ApiService::find_model(const std::string& name) const {
+  std::vector<std::shared_ptr<ServedModel>> loaded = models();
+  if (loaded.empty()) throw http::HttpError::unavailable("the model is loading; retry shortly", 1);
+  for (const auto& model : loaded) {
+    if (model->answers_to(name)) return model;
+  }
+  throw http::HttpError(400, fmt::format("the model '{}' does not exist; GET /v1/models lists the served models", name),
+                        "invalid_request_error", "model", "model_not_found");
+}
+
+void ApiService::register_routes(http::Router& router) {
+  router.add("GET", "/v1/models", [this](http::Exchange& exchange) {
+    return respond_json(exchange, models_body());
+  });
+  router.add("POST", "/v1/chat/completions", [this](http::Exchange& exchange) {
+    return serve(exchange, parse_chat_completion_request(http::parse_json_body(exchange.request())));
+  });
+  router.add("POST", "/v1/completions", [this](http::Exchange& exchange) {
+    return serve(exchange, parse_completion_request(http::parse_json_body(exchange.request())));
+  });
+  auto workers_ai = [this](http::Exchange& exchange) { return serve_workers_ai(exchange); };
+  router.add("POST", "/ai/run/{model...}", workers_ai);
+  router.add("POST", "/accounts/{account}/ai/run/{model...}", workers_ai);
+}
+
+boost::asio::awaitable<void> ApiService::serve_workers_ai(http::Exchange& exchange) {
+  // Workers AI answers failures in its own envelope, not OpenAI's body.
+  std::optional<http::HttpError> failure;
+  try {
+    std::string model(exchange.request().path_param("model"));
+    co_await serve(exchange, parse_workers_ai_request(http::parse_json_body(exchange.request()), model));
+  } catch (...) {
+    failure = http::to_http_error(std::current_exception());
+  }
+  if (!failure) co_return;
+  if (exchange.responded()) throw *failure;  // mid-stream: the server ends it
+  if (failure->retry_after_seconds()) {
+    exchange.add_response_header("retry-after", std::to_string(*failure->retry_after_seconds()));
+  }
+  co_await exchange.respond_json(failure->status(), workers_ai_error_body(*failure));
+}
+
+boost::json::object ApiService::models_body() const {
+  boost::json::array data;
+  for (const auto& model : models()) {
+    auto entry = [&](const std::string& name) {
+      data.push_back(boost::json::object{{"id", name},
+                                         {"object", "model"},
+                                         {"created", model->created},
+                                         {"owned_by", "tether"}});
+    };
+    entry(model->id);
+    for (const std::string& alias : model->aliases) entry(alias);
+  }
+  return boost::json::object{{"object", "list"}, {"data", std::move(data)}};
+}
+
+boost::asio::awaitable<void> ApiService::serve(http::Exchange& exchange, ChatRequest request) {
+  const std::shared_ptr<ServedModel> served = find_model(request.model);
+  PreparedRequest prepared = prepare_request(*served, request);
+  const auto started = std::chrono::steady_clock::now();
+
+  http::EventChannel<EngineEvent> channel(exchange);
+  sched::Callbacks callbacks;
+  callbacks.on_token = [channel](std::string_view text, const sampling::SampledToken& token) {
+    channel.push(TokenEvent{std::string(text), token});
+  };
+  callbacks.on_finish = [channel](const generation::GenerationResult& result,
+                                  const sched::RequestUsage& usage) {
+    channel.push(FinishEvent{result, usage});
+    channel.close();
+  };
+  sched::SubmitResult submitted = served->engine->submit(std::move(prepared.engine_request),
+                                                         std::move(callbacks));
+  if (submitted.status == sched::SubmitStatus::kFull) {
+    metrics_->rejected(*served);
+    throw http::HttpError::too_many_requests(
+        "the engine's queue is full; retry after the indicated delay", 1);
+  }
+  if (submitted.status != sched::SubmitStatus::kAccepted) {
+    throw http::HttpError::bad_request(submitted.error);
+  }
+  // A client that hangs up cancels its generation at once (the engine frees
+  // its blocks within one step).
+  std::weak_ptr<sched::Engine> engine = served->engine;
+  const uint64_t id = submitted.id;
+  exchange.on_client_gone([engine, id] {
+    if (auto alive = engine.lock()) alive->cancel(id);
+  });
+
+  ResponseBuilder builder(request.dialect, request.model, random_id(id_prefix(request.dialect)),
+                          unix_now(), [tok = served->tokenizer](int32_t token) {
+                            return tok->token_to_piece(token);
+                          });
+  builder.set_null_usage_in_chunks(request.include_usage);
+  OutputAssembler assembler(prepared.tool_parsing);
+  std::vector<sampling::SampledToken> pending_logprobs;
+  const bool keep_logprobs = request.sampling.logprobs;
+  bool streaming = request.stream;
+  if (streaming) {
+    if (!co_await exchange.start_stream(200, "text/event-stream", sse_headers())) {
+      co_return;
+    }
+    // Chat streams open with the assistant's role; the other dialects send
+    // text only, so their first event is the first token's.
+    if (request.dialect == ApiDialect::kChatCompletions &&
+        !co_await exchange.write(sse(builder.first()))) {
+      co_return;
+    }
+  }
+
+  std::optional<FinishEvent> finished;
+  bool first_token = true;
+  while (std::optional<EngineEvent> event = co_await channel.next()) {
+    if (auto* token = std::get_if<TokenEvent>(&*event)) {
+      if (first_token) {
+        metrics_->first_token(*served, started);
+        first_token = false;
+      }
+      if (keep_logprobs) pending_logprobs.push_back(token->token);
+      std::vector<chat::ToolCallEvent> deltas = assembler.feed(token->text);
+      if (streaming && !co_await write_deltas(exchange, builder, deltas, pending_logprobs)) {
+        co_return;
+      }
+    } else {
+      finished = std::move(std::get<FinishEvent>(*event));
+      break;
+    }
+  }
+  if (!finished) co_return;  // the client went away; the request was cancelled
+  const FinishEvent& done = *finished;
+  metrics_->finished(*served, done.usage, started);
+  if (done.usage.status == sched::RequestStatus::kFailed) {
+    if (streaming) {
+      // The status line is gone; report in-band, as OpenAI does mid-stream.
+      http::HttpError error(500, done.usage.error, "server_error");
+      co_await exchange.write("data: " + http::error_body(error) + "\n\n");
+      co_await exchange.finish();
+      co_return;
+    }
+    throw http::HttpError(500, "generation failed: " + done.usage.error, "server_error");
+  }
+
+  std::vector<chat::ToolCallEvent> tail = assembler.finish();
+  CompletionOutput output = assembler.take_output();
+  output.finish_reason = !output.tool_calls.empty()
+                             ? "tool_calls"
+                             : std::string(generation::finish_reason_name(done.result.finish_reason));
+  output.usage = {.prompt = done.usage.prompt_tokens,
+                  .cached = done.usage.cached_prompt_tokens,
+                  .completion = done.usage.completion_tokens};
+  if (keep_logprobs) output.logprobs = done.result.logprobs;
+
+  if (!streaming) {
+    co_await exchange.respond_json(200, builder.response(output));
+    co_return;
+  }
+  if (!co_await write_deltas(exchange, builder, tail, pending_logprobs)) co_return;
+  if (!co_await exchange.write(sse(builder.finish(output)))) co_return;
+  if (request.include_usage && request.dialect != ApiDialect::kWorkersAi) {
+    if (!co_await exchange.write(sse(builder.usage(output.usage)))) co_return;
+  }
+  if (!co_await exchange.write("data: [DONE]\n\n")) co_return;
+  co_await exchange.finish();
+}
+
+}  // namespace tether::api
