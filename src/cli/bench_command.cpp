@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/bench_agent.h"
+#include "cli/bench_http.h"
 #include "cli/bench_matmul.h"
 #include "cli/bench_model.h"
 #include "cli/commands.h"
@@ -29,6 +30,7 @@ struct BenchOptions {
   ModelBenchOptions model;
   MatmulBenchOptions matmul;
   AgentBenchOptions agent;
+  HttpBenchOptions http;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -111,9 +113,11 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       "model: prefill, decode and batched decode tok/s, peak RSS, and decode against the\n"
       "memory-bandwidth limit measured in the same run. tokenize: tokenizer throughput.\n"
       "matmul: kernel speed per weight type and shape. agent: concurrent multi-turn\n"
-      "sessions sharing a system prompt, with prefix caching on and off (TTFT, cached share).");
+      "sessions sharing a system prompt, with prefix caching on and off (TTFT, cached share).\n"
+      "http: the HTTP layer: requests/s and latency, concurrent SSE streams on one io thread,\n"
+      "and the TTFT the HTTP layer adds to tiny-model generations.");
   command->add_option("--workload", options->workload, "What to measure")
-      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent"}))
+      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent", "http"}))
       ->capture_default_str();
   command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\" (model, tokenize)");
   command->add_option("--threads,-t", options->model.threads, "Compute threads; 0 = one per hardware thread")
@@ -168,6 +172,19 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       ->capture_default_str();
   command->add_option("--prefix-cache-dir", options->agent.prefix_cache_dir,
                       "Persistent prefix cache directory (agent; caching on)");
+  command->add_option("--connections", options->http.connections, "Keep-alive clients (http)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command->add_option("--requests", options->http.requests, "Plain requests in all (http)")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
+  command->add_option("--streams", options->http.streams, "Concurrent SSE streams (http)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  command->add_option("--generate-requests", options->http.generate_requests,
+                      "Streamed generations on --model through HTTP; 0 = skip (http)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
       ->capture_default_str();
   command->add_option("--repeats", options->repeats,
@@ -179,6 +196,13 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       options->matmul.threads = options->model.threads;
       options->matmul.repeats = options->repeats == 0 ? 5 : options->repeats;
       run_matmul_bench(options->matmul);
+      result.exit_code = 0;
+      return;
+    }
+    if (options->workload == "http") {
+      options->http.model_path = options->model_path.empty() ? "demo" : options->model_path;
+      options->http.threads = options->model.threads;
+      run_http_bench(options->http);
       result.exit_code = 0;
       return;
     }

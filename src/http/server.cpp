@@ -279,6 +279,10 @@ class Server::Impl {
         continue;  // e.g. EMFILE: try again with the next one
       }
       if (draining_) break;
+      // Streams write small pieces (one token's event); Nagle would hold each
+      // behind the ACK of the previous one.
+      boost::system::error_code option_ec;
+      socket.set_option(tcp::no_delay(true), option_ec);
       auto connection = std::make_shared<Connection>(*this, std::move(socket));
       connection->write_timeout_ = options_.write_timeout;
       bool admitted = false;
