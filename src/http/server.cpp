@@ -482,7 +482,11 @@ class Server::Impl {
         if (!exchange.responded()) {
           co_await exchange.respond_error(error);
         } else {
-          c.client_keep_alive_ = false;  // a stream cut short cannot carry a status any more
+          // A stream cut short cannot carry a status any more: close without
+          // the terminal chunk, so the client sees an incomplete response
+          // rather than a clean end.
+          c.client_keep_alive_ = false;
+          c.close();
         }
       } else if (!exchange.responded()) {
         co_await exchange.respond_error(HttpError(500, "the handler gave no response"));

@@ -233,3 +233,24 @@ TEST(StreamingTest, DrainDeadlineClosesStreamsAndHandlersSeeTheClientGone) {
 
 }  // namespace
 }  // namespace tether::http
+
+namespace tether::http {
+namespace {
+
+TEST(StreamingTest, HandlerFailingMidStreamLeavesTheResponseIncomplete) {
+  TestServer server;
+  server.router().add("GET", "/broken", [](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.start_stream(200, "text/event-stream");
+    co_await exchange.write("data: partial\n\n");
+    throw std::runtime_error("generation failed");
+  });
+  server.start();
+  RawSocket socket(server.port());
+  socket.send(get_request("/broken"));
+  ASSERT_EQ(socket.read_head()->status, 200);
+  EXPECT_EQ(socket.read_chunk(), "data: partial\n\n");
+  EXPECT_EQ(socket.read_chunk(), std::nullopt);  // closed, no terminal chunk
+}
+
+}  // namespace
+}  // namespace tether::http
