@@ -181,6 +181,10 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
   command->add_option("--streams", options->http.streams, "Concurrent SSE streams (http)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
+  command->add_option("--event-interval-ms", options->http.event_interval_ms,
+                      "Pause between rounds of stream events (http)")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
   command->add_option("--generate-requests", options->http.generate_requests,
                       "Streamed generations on --model through HTTP; 0 = skip (http)")
       ->check(CLI::Range(0, 100000))

@@ -171,7 +171,7 @@ void run_client(asio::io_context& io) {
 
 void run_http_bench(const HttpBenchOptions& options) {
   if (options.connections < 1 || options.requests < 1 || options.streams < 0 || options.stream_events < 0 ||
-      options.generate_requests < 0 || options.gen_tokens < 1) {
+      options.generate_requests < 0 || options.gen_tokens < 1 || options.event_interval_ms < 0) {
     throw_error(ErrorCode::kInvalidArgument, "http bench: counts must be positive");
   }
   StreamBoard board;
@@ -240,7 +240,7 @@ void run_http_bench(const HttpBenchOptions& options) {
       }
       for (int32_t event_idx = 0; event_idx < options.stream_events; ++event_idx) {
         for (auto& channel : channels) channel.push(std::to_string(now_ns()));
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        std::this_thread::sleep_for(std::chrono::milliseconds(options.event_interval_ms));
       }
       for (auto& channel : channels) channel.close();
     });
@@ -273,6 +273,7 @@ void run_http_bench(const HttpBenchOptions& options) {
                     {"open_at_once", max_open},
                     {"completed", completed},
                     {"events", events},
+                    {"event_interval_ms", options.event_interval_ms},
                     {"process_threads_while_open", threads_while_open},
                     {"events_per_s", events / std::max(stream_seconds, 1e-9)},
                     {"event_latency_ms_p50", percentile(event_latencies, 0.5)},

@@ -23,6 +23,7 @@ struct HttpBenchOptions {
   int32_t requests = 20000;
   int32_t streams = 256;
   int32_t stream_events = 20;
+  int32_t event_interval_ms = 20;  // between rounds of events (50 events/s per stream)
   int32_t generate_requests = 32;
   int32_t gen_tokens = 16;
 };
