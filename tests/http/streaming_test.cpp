@@ -254,3 +254,69 @@ TEST(StreamingTest, HandlerFailingMidStreamLeavesTheResponseIncomplete) {
 
 }  // namespace
 }  // namespace tether::http
+
+namespace tether::http {
+namespace {
+
+TEST(StreamingTest, AClientThatStopsReadingIsCutOffByTheWriteTimeout) {
+  std::promise<bool> write_failed;
+  http::ServerOptions options = TestServer::quiet_options();
+  options.write_timeout = 200ms;
+  TestServer server(options);
+  server.router().add("GET", "/firehose", [&](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.start_stream(200, "application/octet-stream");
+    const std::string block(64 * 1024, 'x');
+    for (int block_idx = 0; block_idx < 10000; ++block_idx) {
+      if (!co_await exchange.write(block)) {
+        write_failed.set_value(exchange.client_gone());
+        co_return;
+      }
+    }
+    write_failed.set_value(false);
+  });
+  server.start();
+  RawSocket socket(server.port());
+  int buffer_bytes = 4096;
+  ::setsockopt(socket.fd(), SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
+  socket.send(get_request("/firehose"));
+  auto result = write_failed.get_future();
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(result.get());
+}
+
+TEST(StreamingTest, Http10ClientsGetAStreamEndedByClose) {
+  TestServer server;
+  server.router().add("GET", "/events", [](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.start_stream(200, "text/event-stream");
+    co_await exchange.write("data: a\n\n");
+    co_await exchange.write("data: b\n\n");
+    co_await exchange.finish();
+  });
+  server.start();
+  RawSocket socket(server.port());
+  socket.send("GET /events HTTP/1.0\r\n\r\n");
+  auto response = socket.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_TRUE(response->header("transfer-encoding").empty());
+  EXPECT_EQ(response->header("connection"), "close");
+  EXPECT_EQ(response->body, "data: a\n\ndata: b\n\n");
+}
+
+TEST(StreamingTest, ExpectContinueGetsAnInterimResponse) {
+  TestServer server;
+  server.router().add("POST", "/echo", [](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.respond(200, exchange.request().body);
+  });
+  server.start();
+  RawSocket socket(server.port());
+  socket.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(socket.read_line(), "HTTP/1.1 100 Continue");
+  EXPECT_EQ(socket.read_line(), "");
+  socket.send("hello");
+  auto response = socket.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "hello");
+}
+
+}  // namespace
+}  // namespace tether::http
