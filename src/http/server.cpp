@@ -252,6 +252,15 @@ class Server::Impl {
     });
   }
 
+  void stop_now() {
+    stop(std::chrono::milliseconds(0));
+    asio::post(ioc_, [this] {
+      for (const auto& connection : snapshot()) {
+        asio::post(connection->executor(), [connection] { connection->close(); });
+      }
+    });
+  }
+
   // On any thread: once draining and the last connection is gone, run() may return.
   void check_drained() {
     if (!draining_) return;
@@ -566,6 +575,7 @@ Router& Server::router() { return impl_->router_; }
 void Server::start() { impl_->start(); }
 void Server::run() { impl_->run(); }
 void Server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
+void Server::stop_now() { impl_->stop_now(); }
 uint16_t Server::port() const { return impl_->port_; }
 bool Server::draining() const { return impl_->draining_; }
 size_t Server::open_connections() const {

@@ -320,3 +320,28 @@ TEST(StreamingTest, ExpectContinueGetsAnInterimResponse) {
 
 }  // namespace
 }  // namespace tether::http
+
+namespace tether::http {
+namespace {
+
+TEST(StreamingTest, StopNowCutsALongDrainShort) {
+  ChannelBoard board;
+  TestServer server;
+  server.router().add("GET", "/events", sse_handler(board));
+  server.start();
+  RawSocket socket(server.port());
+  socket.send(get_request("/events"));
+  ASSERT_TRUE(socket.read_head());
+  ASSERT_EQ(socket.read_chunk(), "data: hello\n\n");
+  const auto begin = std::chrono::steady_clock::now();
+  server.server().stop(60s);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(socket.wait_closed(50ms));  // still draining
+  server.server().stop_now();
+  server.stop();  // joins run()
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
+  EXPECT_EQ(board.saw_gone.load(), 1);
+}
+
+}  // namespace
+}  // namespace tether::http
