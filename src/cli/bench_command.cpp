@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/bench_agent.h"
+#include "cli/bench_constrain.h"
 #include "cli/bench_http.h"
 #include "cli/bench_matmul.h"
 #include "cli/bench_model.h"
@@ -30,6 +31,7 @@ struct BenchOptions {
   ModelBenchOptions model;
   MatmulBenchOptions matmul;
   AgentBenchOptions agent;
+  ConstrainBenchOptions constrain;
   HttpBenchOptions http;
 };
 
@@ -114,12 +116,15 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       "memory-bandwidth limit measured in the same run. tokenize: tokenizer throughput.\n"
       "matmul: kernel speed per weight type and shape. agent: concurrent multi-turn\n"
       "sessions sharing a system prompt, with prefix caching on and off (TTFT, cached share).\n"
+      "constrain: decode with and without a JSON Schema constraint (token mask cost, ratio).\n"
       "http: the HTTP layer: requests/s and latency, concurrent SSE streams on one io thread,\n"
       "and the TTFT the HTTP layer adds to tiny-model generations.");
   command->add_option("--workload", options->workload, "What to measure")
-      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent", "http"}))
+      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent", "constrain", "http"}))
       ->capture_default_str();
   command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\" (model, tokenize)");
+  command->add_option("--vocab", options->constrain.vocab_path,
+                      "GGUF whose vocabulary the token masks are also measured on (constrain)");
   command->add_option("--threads,-t", options->model.threads, "Compute threads; 0 = one per hardware thread")
       ->capture_default_str();
   command->add_option("--prefill-tokens", options->model.prefill_tokens, "Prompt length of the prefill run (model)")
@@ -214,7 +219,14 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       throw_error(ErrorCode::kInvalidArgument, "--model is required for --workload {}",
                   options->workload);
     }
-    if (options->workload == "agent") {
+    if (options->workload == "constrain") {
+      options->constrain.model_path = options->model_path;
+      options->constrain.threads = options->model.threads;
+      options->constrain.seed = options->seed;
+      options->constrain.tokens = options->model.decode_tokens;
+      if (options->repeats > 0) options->constrain.repeats = options->repeats;
+      run_constrain_bench(options->constrain);
+    } else if (options->workload == "agent") {
       options->agent.model_path = options->model_path;
       options->agent.threads = options->model.threads;
       options->agent.seed = options->seed;

@@ -1,10 +1,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/generation/token_constraint.h"
 #include "engine/sampling/sampler.h"
 #include "engine/sampling/sampling_params.h"
 #include "engine/tokenizer/token_id.h"
@@ -22,6 +24,11 @@ struct GenerationRequest {
   int32_t max_tokens = 128;            // >= 1; clamped to the model's context
   std::vector<std::string> stop;       // stop strings (not part of the output)
   sampling::SamplingParams sampling;
+  // Grammar-constrained decoding (structured outputs, forced tool calls):
+  // when set, only tokens the constraint allows are sampled and the
+  // sequence stops ("stop") once the constraint is complete and cannot go
+  // on, or an end token is sampled where it is complete.
+  std::shared_ptr<const TokenConstraintFactory> constraint;
 };
 
 enum class FinishReason { kStop, kLength };

@@ -48,6 +48,13 @@ SequenceOutput::SequenceOutput(const GenerationRequest& request, std::span<const
       stops_(request.stop) {
   sampler_.add_prompt(prompt);
   result_.usage.prompt_tokens = static_cast<int32_t>(prompt.size());
+  if (request.constraint) constraint_ = request.constraint->start();
+}
+
+sampling::SampledToken SequenceOutput::sample_constrained(std::span<const float> logits) {
+  masked_.assign(logits.begin(), logits.end());
+  constraint_->apply(masked_);
+  return sampler_.sample(masked_);
 }
 
 void SequenceOutput::finish(FinishReason reason) {
@@ -67,7 +74,15 @@ std::string SequenceOutput::accept(const sampling::SampledToken& sampled) {
     released.append(text);
     result_.text.append(text);
   };
-  if (tokenizer_.is_eog(id) && !ignore_eos_) {
+  // Under a constraint an end token is only ever allowed where the output
+  // is complete, and ends the sequence even with ignore_eos (nothing may
+  // follow a complete match that cannot go on).
+  bool constraint_done = false;
+  if (constraint_) {
+    constraint_->accept(id);
+    constraint_done = !constraint_->can_continue();
+  }
+  if (tokenizer_.is_eog(id) && (!ignore_eos_ || constraint_)) {
     emit(stops_.push(detokenizer_.flush()).text);
     emit(stops_.flush());
     finish(FinishReason::kStop);
@@ -77,6 +92,14 @@ std::string SequenceOutput::accept(const sampling::SampledToken& sampled) {
   emit(out.text);
   if (out.stopped) {
     result_.stop_string = std::move(out.matched);
+    finish(FinishReason::kStop);
+    return released;
+  }
+  if (constraint_done) {
+    StopStringMatcher::Result tail = stops_.push(detokenizer_.flush());
+    emit(tail.text);
+    if (tail.stopped) result_.stop_string = std::move(tail.matched);
+    if (!tail.stopped) emit(stops_.flush());
     finish(FinishReason::kStop);
     return released;
   }

@@ -1,11 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "engine/generation/generation_request.h"
 #include "engine/generation/stop_string_matcher.h"
+#include "engine/generation/token_constraint.h"
 #include "engine/model/model_config.h"
 #include "engine/sampling/sampler.h"
 #include "engine/tokenizer/incremental_detokenizer.h"
@@ -37,8 +40,12 @@ class SequenceOutput {
   SequenceOutput(const GenerationRequest& request, std::span<const TokenId> prompt,
                  int32_t max_tokens, int32_t n_vocab, const tokenizer::Tokenizer& tokenizer);
 
-  // Picks the next token from a logits row (does not accept it).
-  sampling::SampledToken sample(std::span<const float> logits) { return sampler_.sample(logits); }
+  // Picks the next token from a logits row (does not accept it). Under a
+  // constraint, from a masked copy of the row.
+  sampling::SampledToken sample(std::span<const float> logits) {
+    if (!constraint_) return sampler_.sample(logits);
+    return sample_constrained(logits);
+  }
 
   // Takes a sampled token: appends it to the result and returns the text it
   // releases (possibly empty). After it, finished() says whether the
@@ -52,6 +59,7 @@ class SequenceOutput {
 
  private:
   void finish(FinishReason reason);
+  sampling::SampledToken sample_constrained(std::span<const float> logits);
 
   const tokenizer::Tokenizer& tokenizer_;
   int32_t max_tokens_;
@@ -62,6 +70,8 @@ class SequenceOutput {
   tokenizer::IncrementalDetokenizer detokenizer_;
   StopStringMatcher stops_;
   GenerationResult result_;
+  std::unique_ptr<TokenConstraint> constraint_;  // null: unconstrained
+  std::vector<float> masked_;                    // the masked logits row
 };
 
 }  // namespace tether::generation

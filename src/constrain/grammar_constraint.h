@@ -1,0 +1,49 @@
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "constrain/grammar_matcher.h"
+#include "engine/generation/token_constraint.h"
+
+namespace tether::constrain {
+
+// The TokenConstraint of one sequence under a compiled grammar.
+//
+// Dead end: should no token of the vocabulary continue the output (a grammar
+// needing text the vocabulary cannot spell), apply() leaves only the end
+// tokens (or, lacking any, every token) and the next accept() ends the
+// constraint: can_continue() turns false and the sequence stops.
+class GrammarConstraint : public generation::TokenConstraint {
+ public:
+  GrammarConstraint(std::shared_ptr<const GrammarProgram> program, std::shared_ptr<const Vocabulary> vocabulary);
+
+  void apply(std::span<float> logits) override;
+  void accept(TokenId token) override;
+  bool complete() const override { return matcher_.complete(); }
+  bool can_continue() const override { return !dead_end_ && matcher_.can_continue(); }
+
+  // The allowed-token bitmap of the current state (as apply() uses it).
+  const std::vector<uint64_t>& mask();
+
+ private:
+  GrammarMatcher matcher_;
+  std::vector<uint64_t> mask_;
+  bool mask_valid_ = false;
+  bool stuck_ = false;     // the last mask allowed nothing
+  bool dead_end_ = false;  // a token was accepted while stuck
+};
+
+// A grammar compiled for one vocabulary.
+class CompiledGrammar : public generation::TokenConstraintFactory {
+ public:
+  CompiledGrammar(const Grammar& grammar, std::shared_ptr<const Vocabulary> vocabulary);
+  std::unique_ptr<generation::TokenConstraint> start() const override;
+
+ private:
+  std::shared_ptr<const GrammarProgram> program_;
+  std::shared_ptr<const Vocabulary> vocabulary_;
+};
+
+}  // namespace tether::constrain

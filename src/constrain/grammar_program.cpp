@@ -1,0 +1,104 @@
+#include "constrain/grammar_program.h"
+
+#include <unordered_map>
+
+#include "common/error.h"
+
+namespace tether::constrain {
+
+GrammarProgram::GrammarProgram(const Grammar& grammar) {
+  if (grammar.dead()) throw_error(ErrorCode::kInvalidArgument, "grammar: matches nothing");
+  // Post-order over the DAG, each shared node once; explicit stack, since
+  // an untrusted schema must not be able to exhaust the call stack.
+  std::unordered_map<const GrammarNode*, uint32_t> index;
+  std::unordered_map<const GrammarNode*, uint32_t> depth;
+  std::unordered_map<const GrammarNode*, bool> nullable;
+  struct Item {
+    const GrammarNode* node;
+    bool expanded;
+  };
+  std::vector<Item> todo{{grammar.node().get(), false}};
+  while (!todo.empty()) {
+    const Item item = todo.back();
+    todo.pop_back();
+    if (index.contains(item.node)) continue;
+    if (!item.expanded) {
+      todo.push_back({item.node, true});
+      for (const auto& child : item.node->children) {
+        if (!index.contains(child.get())) todo.push_back({child.get(), false});
+      }
+      continue;
+    }
+    const GrammarNode& source = *item.node;
+    // Nodes may be put together by hand: what the matcher relies on is
+    // checked here rather than trusted from the flags.
+    bool node_nullable = false;
+    switch (source.kind) {
+      case Kind::kLiteral:
+        node_nullable = source.text.empty();
+        break;
+      case Kind::kByteClass:
+      case Kind::kJsonString:
+        break;
+      case Kind::kSequence:
+        node_nullable = true;
+        for (const auto& child : source.children) node_nullable = node_nullable && nullable.at(child.get());
+        break;
+      case Kind::kChoice:
+        if (source.children.empty()) throw_error(ErrorCode::kInvalidArgument, "grammar: a choice of nothing");
+        for (const auto& child : source.children) node_nullable = node_nullable || nullable.at(child.get());
+        break;
+      case Kind::kRepeat:
+        if (source.children.size() != 1 || nullable.at(source.children[0].get())) {
+          throw_error(ErrorCode::kInvalidArgument, "grammar: a repeat needs one item that is never empty");
+        }
+        if (source.min < 0 || (source.max >= 0 && source.max < source.min) || source.max < kUnbounded) {
+          throw_error(ErrorCode::kInvalidArgument, "grammar: repeat bounds {}..{} are invalid", source.min,
+                      source.max);
+        }
+        node_nullable = source.min == 0;
+        break;
+    }
+    if (source.kind == Kind::kJsonString &&
+        (source.min < 0 || source.max < kUnbounded || (source.max >= 0 && source.max < source.min))) {
+      throw_error(ErrorCode::kInvalidArgument, "grammar: string length bounds {}..{} are invalid", source.min,
+                  source.max);
+    }
+    nullable.emplace(item.node, node_nullable);
+    Node node;
+    node.kind = source.kind;
+    node.min = source.min;
+    node.max = source.max;
+    uint32_t node_depth = 1;
+    switch (source.kind) {
+      case Kind::kLiteral:
+        node.first = static_cast<uint32_t>(text_.size());
+        node.count = static_cast<uint32_t>(source.text.size());
+        text_ += source.text;
+        break;
+      case Kind::kByteClass:
+        node.byte_class = static_cast<uint32_t>(byte_classes_.size());
+        byte_classes_.push_back(source.bytes);
+        break;
+      case Kind::kSequence:
+      case Kind::kChoice:
+      case Kind::kRepeat:
+        node.first = static_cast<uint32_t>(children_.size());
+        node.count = static_cast<uint32_t>(source.children.size());
+        for (const auto& child : source.children) {
+          children_.push_back(index.at(child.get()));
+          node_depth = std::max(node_depth, depth.at(child.get()) + 1);
+        }
+        break;
+      case Kind::kJsonString:
+        break;
+    }
+    index.emplace(item.node, static_cast<uint32_t>(nodes_.size()));
+    depth.emplace(item.node, node_depth);
+    nodes_.push_back(node);
+  }
+  root_ = index.at(grammar.node().get());
+  depth_ = depth.at(grammar.node().get());
+}
+
+}  // namespace tether::constrain
