@@ -9,6 +9,7 @@
 
 #include "cli/bench_agent.h"
 #include "cli/bench_constrain.h"
+#include "cli/bench_http.h"
 #include "cli/bench_matmul.h"
 #include "cli/bench_model.h"
 #include "cli/commands.h"
@@ -31,6 +32,7 @@ struct BenchOptions {
   MatmulBenchOptions matmul;
   AgentBenchOptions agent;
   ConstrainBenchOptions constrain;
+  HttpBenchOptions http;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -114,9 +116,11 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       "memory-bandwidth limit measured in the same run. tokenize: tokenizer throughput.\n"
       "matmul: kernel speed per weight type and shape. agent: concurrent multi-turn\n"
       "sessions sharing a system prompt, with prefix caching on and off (TTFT, cached share).\n"
-      "constrain: decode with and without a JSON Schema constraint (token mask cost, ratio).");
+      "constrain: decode with and without a JSON Schema constraint (token mask cost, ratio).\n"
+      "http: the HTTP layer: requests/s and latency, concurrent SSE streams on one io thread,\n"
+      "and the TTFT the HTTP layer adds to tiny-model generations.");
   command->add_option("--workload", options->workload, "What to measure")
-      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent", "constrain"}))
+      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent", "constrain", "http"}))
       ->capture_default_str();
   command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\" (model, tokenize)");
   command->add_option("--vocab", options->constrain.vocab_path,
@@ -173,6 +177,23 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       ->capture_default_str();
   command->add_option("--prefix-cache-dir", options->agent.prefix_cache_dir,
                       "Persistent prefix cache directory (agent; caching on)");
+  command->add_option("--connections", options->http.connections, "Keep-alive clients (http)")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  command->add_option("--requests", options->http.requests, "Plain requests in all (http)")
+      ->check(CLI::Range(1, 100000000))
+      ->capture_default_str();
+  command->add_option("--streams", options->http.streams, "Concurrent SSE streams (http)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  command->add_option("--event-interval-ms", options->http.event_interval_ms,
+                      "Pause between rounds of stream events (http)")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  command->add_option("--generate-requests", options->http.generate_requests,
+                      "Streamed generations on --model through HTTP; 0 = skip (http)")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
       ->capture_default_str();
   command->add_option("--repeats", options->repeats,
@@ -184,6 +205,13 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       options->matmul.threads = options->model.threads;
       options->matmul.repeats = options->repeats == 0 ? 5 : options->repeats;
       run_matmul_bench(options->matmul);
+      result.exit_code = 0;
+      return;
+    }
+    if (options->workload == "http") {
+      options->http.model_path = options->model_path.empty() ? "demo" : options->model_path;
+      options->http.threads = options->model.threads;
+      run_http_bench(options->http);
       result.exit_code = 0;
       return;
     }

@@ -87,11 +87,15 @@ void run_serve(const ServeConfig& config) {
 
   boost::asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
   const auto drain = std::chrono::milliseconds(config.drain_timeout_ms);
-  signals.async_wait([&server, drain](const boost::system::error_code& ec, int signal_number) {
+  signals.async_wait([&server, &signals, drain](const boost::system::error_code& ec, int signal_number) {
     if (ec) return;
-    std::fprintf(stderr, "tether serve: signal %d, draining (up to %lld ms)\n", signal_number,
+    std::fprintf(stderr, "tether serve: signal %d, draining (up to %lld ms; again to stop now)\n", signal_number,
                  static_cast<long long>(drain.count()));
     server.stop(drain);
+    // A second signal cuts the drain short.
+    signals.async_wait([&server](const boost::system::error_code& again_ec, int) {
+      if (!again_ec) server.stop_now();
+    });
   });
   std::thread io_thread([&server] { server.run(); });
 

@@ -252,6 +252,15 @@ class Server::Impl {
     });
   }
 
+  void stop_now() {
+    stop(std::chrono::milliseconds(0));
+    asio::post(ioc_, [this] {
+      for (const auto& connection : snapshot()) {
+        asio::post(connection->executor(), [connection] { connection->close(); });
+      }
+    });
+  }
+
   // On any thread: once draining and the last connection is gone, run() may return.
   void check_drained() {
     if (!draining_) return;
@@ -279,6 +288,10 @@ class Server::Impl {
         continue;  // e.g. EMFILE: try again with the next one
       }
       if (draining_) break;
+      // Streams write small pieces (one token's event); Nagle would hold each
+      // behind the ACK of the previous one.
+      boost::system::error_code option_ec;
+      socket.set_option(tcp::no_delay(true), option_ec);
       auto connection = std::make_shared<Connection>(*this, std::move(socket));
       connection->write_timeout_ = options_.write_timeout;
       bool admitted = false;
@@ -478,7 +491,11 @@ class Server::Impl {
         if (!exchange.responded()) {
           co_await exchange.respond_error(error);
         } else {
-          c.client_keep_alive_ = false;  // a stream cut short cannot carry a status any more
+          // A stream cut short cannot carry a status any more: close without
+          // the terminal chunk, so the client sees an incomplete response
+          // rather than a clean end.
+          c.client_keep_alive_ = false;
+          c.close();
         }
       } else if (!exchange.responded()) {
         co_await exchange.respond_error(HttpError(500, "the handler gave no response"));
@@ -558,6 +575,7 @@ Router& Server::router() { return impl_->router_; }
 void Server::start() { impl_->start(); }
 void Server::run() { impl_->run(); }
 void Server::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
+void Server::stop_now() { impl_->stop_now(); }
 uint16_t Server::port() const { return impl_->port_; }
 bool Server::draining() const { return impl_->draining_; }
 size_t Server::open_connections() const {

@@ -47,6 +47,9 @@ class Server {
   // (their responses say Connection: close); then the rest are closed, which
   // their handlers see as the client gone. run() returns when all are done.
   void stop(std::chrono::milliseconds grace);
+  // Thread-safe: as stop(), and closes every connection now (also during a
+  // drain already under way).
+  void stop_now();
 
   uint16_t port() const;
   bool draining() const;

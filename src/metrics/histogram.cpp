@@ -45,4 +45,18 @@ std::vector<double> latency_buckets_seconds() {
   return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 }
 
+std::vector<double> gen_ai_time_to_first_token_buckets() {
+  return {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0};
+}
+
+std::vector<double> gen_ai_request_duration_buckets() {
+  return {0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92};
+}
+
+std::vector<double> gen_ai_token_usage_buckets() {
+  std::vector<double> bounds;
+  for (double bound = 1; bound <= 67108864; bound *= 4) bounds.push_back(bound);
+  return bounds;
+}
+
 }  // namespace tether::metrics

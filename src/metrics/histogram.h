@@ -35,4 +35,12 @@ class Histogram {
 // Latency buckets in seconds, 1 ms to 60 s.
 std::vector<double> latency_buckets_seconds();
 
+// The bucket boundaries the OpenTelemetry GenAI semantic conventions advise:
+// gen_ai.server.time_to_first_token (and time_per_output_token), seconds;
+// gen_ai.server.request.duration (and gen_ai.client.operation.duration),
+// seconds; gen_ai.client.token.usage, tokens.
+std::vector<double> gen_ai_time_to_first_token_buckets();
+std::vector<double> gen_ai_request_duration_buckets();
+std::vector<double> gen_ai_token_usage_buckets();
+
 }  // namespace tether::metrics

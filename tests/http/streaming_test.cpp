@@ -233,3 +233,115 @@ TEST(StreamingTest, DrainDeadlineClosesStreamsAndHandlersSeeTheClientGone) {
 
 }  // namespace
 }  // namespace tether::http
+
+namespace tether::http {
+namespace {
+
+TEST(StreamingTest, HandlerFailingMidStreamLeavesTheResponseIncomplete) {
+  TestServer server;
+  server.router().add("GET", "/broken", [](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.start_stream(200, "text/event-stream");
+    co_await exchange.write("data: partial\n\n");
+    throw std::runtime_error("generation failed");
+  });
+  server.start();
+  RawSocket socket(server.port());
+  socket.send(get_request("/broken"));
+  ASSERT_EQ(socket.read_head()->status, 200);
+  EXPECT_EQ(socket.read_chunk(), "data: partial\n\n");
+  EXPECT_EQ(socket.read_chunk(), std::nullopt);  // closed, no terminal chunk
+}
+
+}  // namespace
+}  // namespace tether::http
+
+namespace tether::http {
+namespace {
+
+TEST(StreamingTest, AClientThatStopsReadingIsCutOffByTheWriteTimeout) {
+  std::promise<bool> write_failed;
+  http::ServerOptions options = TestServer::quiet_options();
+  options.write_timeout = 200ms;
+  TestServer server(options);
+  server.router().add("GET", "/firehose", [&](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.start_stream(200, "application/octet-stream");
+    const std::string block(64 * 1024, 'x');
+    for (int block_idx = 0; block_idx < 10000; ++block_idx) {
+      if (!co_await exchange.write(block)) {
+        write_failed.set_value(exchange.client_gone());
+        co_return;
+      }
+    }
+    write_failed.set_value(false);
+  });
+  server.start();
+  RawSocket socket(server.port());
+  int buffer_bytes = 4096;
+  ::setsockopt(socket.fd(), SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
+  socket.send(get_request("/firehose"));
+  auto result = write_failed.get_future();
+  ASSERT_EQ(result.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(result.get());
+}
+
+TEST(StreamingTest, Http10ClientsGetAStreamEndedByClose) {
+  TestServer server;
+  server.router().add("GET", "/events", [](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.start_stream(200, "text/event-stream");
+    co_await exchange.write("data: a\n\n");
+    co_await exchange.write("data: b\n\n");
+    co_await exchange.finish();
+  });
+  server.start();
+  RawSocket socket(server.port());
+  socket.send("GET /events HTTP/1.0\r\n\r\n");
+  auto response = socket.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_TRUE(response->header("transfer-encoding").empty());
+  EXPECT_EQ(response->header("connection"), "close");
+  EXPECT_EQ(response->body, "data: a\n\ndata: b\n\n");
+}
+
+TEST(StreamingTest, ExpectContinueGetsAnInterimResponse) {
+  TestServer server;
+  server.router().add("POST", "/echo", [](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.respond(200, exchange.request().body);
+  });
+  server.start();
+  RawSocket socket(server.port());
+  socket.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  EXPECT_EQ(socket.read_line(), "HTTP/1.1 100 Continue");
+  EXPECT_EQ(socket.read_line(), "");
+  socket.send("hello");
+  auto response = socket.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "hello");
+}
+
+}  // namespace
+}  // namespace tether::http
+
+namespace tether::http {
+namespace {
+
+TEST(StreamingTest, StopNowCutsALongDrainShort) {
+  ChannelBoard board;
+  TestServer server;
+  server.router().add("GET", "/events", sse_handler(board));
+  server.start();
+  RawSocket socket(server.port());
+  socket.send(get_request("/events"));
+  ASSERT_TRUE(socket.read_head());
+  ASSERT_EQ(socket.read_chunk(), "data: hello\n\n");
+  const auto begin = std::chrono::steady_clock::now();
+  server.server().stop(60s);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_FALSE(socket.wait_closed(50ms));  // still draining
+  server.server().stop_now();
+  server.stop();  // joins run()
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
+  EXPECT_EQ(board.saw_gone.load(), 1);
+}
+
+}  // namespace
+}  // namespace tether::http

@@ -106,5 +106,15 @@ TEST(RegistryTest, ConcurrentUpdatesAreNotLost) {
   EXPECT_EQ(snapshot.cumulative[1], 40000u);  // le 0.0025
 }
 
+TEST(RegistryTest, GenAiBucketsAreValidHistogramBounds) {
+  Registry registry;
+  for (const auto& bounds : {gen_ai_time_to_first_token_buckets(), gen_ai_request_duration_buckets(),
+                             gen_ai_token_usage_buckets(), latency_buckets_seconds()}) {
+    EXPECT_NO_THROW(Histogram{bounds});
+  }
+  EXPECT_EQ(gen_ai_token_usage_buckets().front(), 1);
+  EXPECT_EQ(gen_ai_token_usage_buckets().back(), 67108864);
+}
+
 }  // namespace
 }  // namespace tether::metrics
