@@ -130,7 +130,7 @@ std::string tool_name(const json::value& tool) {
 json::value tool_parameters(const json::value& tool) {
   const json::value* parameters = tool.at("function").get_object().if_contains("parameters");
   if (parameters != nullptr && parameters->is_object()) return *parameters;
-  return json::object{{"type", "object"}, {"properties", json::object{}}};
+  return json::object{{"type", "object"}, {"properties", json::object{}}, {"additionalProperties", false}};
 }
 
 }  // namespace tether::chat

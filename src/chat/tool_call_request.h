@@ -35,7 +35,8 @@ void validate_tools(const boost::json::value& tools);
 ToolChoice parse_tool_choice(const boost::json::value* tool_choice, const boost::json::array& tools);
 
 // The `function.parameters` schema of a validated tool; a tool without one
-// takes no arguments: {"type": "object", "properties": {}}.
+// takes no arguments (OpenAI: "an empty parameter list"):
+// {"type": "object", "properties": {}, "additionalProperties": false}.
 boost::json::value tool_parameters(const boost::json::value& tool);
 std::string tool_name(const boost::json::value& tool);
 

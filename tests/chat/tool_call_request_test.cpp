@@ -101,7 +101,7 @@ TEST(ToolCallRequestTest, ParametersDefaultToAnEmptyObjectSchema) {
   const json::array tools = json::parse(kTools).as_array();
   EXPECT_EQ(tool_name(tools[0]), "get_weather");
   EXPECT_EQ(tool_parameters(tools[0]).at("required").as_array().size(), 1u);
-  EXPECT_EQ(tool_parameters(tools[1]), json::parse(R"({"type": "object", "properties": {}})"));
+  EXPECT_EQ(tool_parameters(tools[1]), json::parse(R"({"type": "object", "properties": {}, "additionalProperties": false})"));
 }
 
 }  // namespace
