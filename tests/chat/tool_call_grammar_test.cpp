@@ -121,6 +121,20 @@ class ToolCallGrammarTest : public ::testing::Test {
       SCOPED_TRACE(result.text);
       EXPECT_EQ(result.finish_reason, FinishReason::kStop);
       const ParsedToolCalls parsed = parse_tool_calls(format, result.text, ToolCallIdGenerator(3));
+      // Streamed token by token, as the server sees it: the same result.
+      ToolCallParser parser(format, ToolCallIdGenerator(3));
+      ParsedToolCalls streamed;
+      std::string pieces;
+      for (const tokenizer::TokenId token : result.tokens) {
+        if (tokenizer_->is_eog(token)) continue;
+        pieces += tokenizer_->token_to_piece(token);
+        for (const ToolCallEvent& event : parser.feed(tokenizer_->token_to_piece(token))) {
+          apply_tool_call_event(streamed, event);
+        }
+      }
+      for (const ToolCallEvent& event : parser.finish()) apply_tool_call_event(streamed, event);
+      ASSERT_EQ(pieces, result.text);
+      EXPECT_EQ(streamed, parsed);
       EXPECT_EQ(parsed.content, "");
       ASSERT_GE(parsed.tool_calls.size(), 1u);
       if (!parallel || format == ToolCallFormat::kLlama3Json) {
