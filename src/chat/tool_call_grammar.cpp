@@ -83,6 +83,18 @@ Grammar kimi_k2(const std::vector<ForcedTool>& tools, bool parallel) {
                               constrain::literal("<|tool_calls_section_end|>")});
 }
 
+Grammar deepseek_v3_1(const std::vector<ForcedTool>& tools, bool parallel) {
+  const Grammar call = any_of(tools, [](const ForcedTool& tool) {
+    return constrain::sequence({
+        constrain::literal("<｜tool▁call▁begin｜>" + tool.name + "<｜tool▁sep｜>"),
+        tool.arguments,
+        constrain::literal("<｜tool▁call▁end｜>"),
+    });
+  });
+  return constrain::sequence({constrain::literal("<｜tool▁calls▁begin｜>"), one_or_more(call, "", parallel),
+                              constrain::literal("<｜tool▁calls▁end｜>")});
+}
+
 }  // namespace
 
 Grammar forced_tool_call_grammar(ToolCallFormat format, const json::array& tools, const ToolChoice& choice,
@@ -121,6 +133,8 @@ Grammar forced_tool_call_grammar(ToolCallFormat format, const json::array& tools
       return mistral(forced, parallel);
     case ToolCallFormat::kKimiK2:
       return kimi_k2(forced, parallel);
+    case ToolCallFormat::kDeepSeekV31:
+      return deepseek_v3_1(forced, parallel);
   }
   return hermes(forced, parallel);
 }

@@ -423,6 +423,55 @@ class KimiK2Syntax final : public ToolCallSyntax {
   std::vector<std::string_view> markers_{"<|tool_calls_section_begin|>"};
 };
 
+// --- DeepSeek V3.1 ---------------------------------------------------------
+
+constexpr std::string_view kDeepSeekCallsBegin = "<｜tool▁calls▁begin｜>";
+constexpr std::string_view kDeepSeekCallsEnd = "<｜tool▁calls▁end｜>";
+constexpr std::string_view kDeepSeekCallBegin = "<｜tool▁call▁begin｜>";
+constexpr std::string_view kDeepSeekCallEnd = "<｜tool▁call▁end｜>";
+constexpr std::string_view kDeepSeekSep = "<｜tool▁sep｜>";
+
+class DeepSeekV31Syntax final : public ToolCallSyntax {
+ public:
+  const std::vector<std::string_view>& start_markers() const override { return markers_; }
+
+  Header header(std::string_view text, bool first_in_block) const override {
+    Cursor cursor(text);
+    cursor.skip_space();
+    size_t which = 0;
+    Match match = cursor.any_literal({kDeepSeekCallBegin, kDeepSeekCallsEnd}, &which);
+    if (match != Match::kMatch) return from_match(match);
+    if (which == 1) {
+      Header end = step_of(Header::Kind::kEnd);
+      end.consumed = cursor.pos();
+      return end;
+    }
+    Header step = step_of(Header::Kind::kCall);
+    match = cursor.token(is_name_byte, &step.name);
+    if (match == Match::kMatch) match = cursor.literal(kDeepSeekSep);
+    if (match != Match::kMatch) return from_match(match);
+    cursor.skip_space();
+    if (cursor.at_end()) return incomplete();
+    if (cursor.peek() != '{') return mismatch();
+    step.consumed = cursor.pos();
+    return step;
+  }
+
+  Trailer trailer(std::string_view text, int variant) const override {
+    Cursor cursor(text);
+    cursor.skip_space();
+    const Match match = cursor.literal(kDeepSeekCallEnd);
+    if (match == Match::kIncomplete) return Trailer{Trailer::Kind::kIncomplete};
+    if (match == Match::kMismatch) return Trailer{Trailer::Kind::kMismatch};
+    return Trailer{Trailer::Kind::kNextCall, cursor.pos()};
+  }
+
+  std::optional<ToolCallWholeValue> whole_value(const json::value&) const override { return std::nullopt; }
+
+ private:
+  std::vector<std::string_view> markers_{kDeepSeekCallsBegin};
+};
+
 }  // namespace
 
 std::unique_ptr<const ToolCallSyntax> make_tool_call_syntax(ToolCallFormat format) {
@@ -435,6 +484,8 @@ std::unique_ptr<const ToolCallSyntax> make_tool_call_syntax(ToolCallFormat forma
       return std::make_unique<MistralSyntax>();
     case ToolCallFormat::kKimiK2:
       return std::make_unique<KimiK2Syntax>();
+    case ToolCallFormat::kDeepSeekV31:
+      return std::make_unique<DeepSeekV31Syntax>();
   }
   return std::make_unique<HermesSyntax>();
 }

@@ -172,7 +172,7 @@ class ToolCallGrammarTest : public ::testing::Test {
 
 TEST_F(ToolCallGrammarTest, RequiredAndNamedCallsParseAndValidateInEveryFamily) {
   for (const ToolCallFormat format : {ToolCallFormat::kHermes, ToolCallFormat::kLlama3Json, ToolCallFormat::kMistral,
-                                      ToolCallFormat::kKimiK2}) {
+                                      ToolCallFormat::kKimiK2, ToolCallFormat::kDeepSeekV31}) {
     SCOPED_TRACE(std::string(tool_call_format_name(format)));
     int max_calls = 0;
     expect_forced(format, ToolChoice{ToolChoice::Mode::kRequired, ""}, false, &max_calls);

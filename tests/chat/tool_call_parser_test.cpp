@@ -317,6 +317,32 @@ TEST(ToolCallParserTest, KimiMalformedStaysContent) {
   }
 }
 
+// --- DeepSeek V3.1 -----------------------------------------------------------
+
+TEST(ToolCallParserTest, DeepSeekSectionWithSeveralCalls) {
+  const ParsedToolCalls result =
+      parse(ToolCallFormat::kDeepSeekV31,
+            "Checking.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}"
+            "<｜tool▁call▁end｜><｜tool▁call▁begin｜>get_time<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁calls▁end｜>");
+  EXPECT_EQ(result.content, "Checking.");
+  ASSERT_EQ(result.tool_calls.size(), 2u);
+  expect_call(result.tool_calls[0], "get_weather", R"({"city": "Paris"})");
+  expect_call(result.tool_calls[1], "get_time", "{}");
+  EXPECT_TRUE(is_openai_id(result.tool_calls[0].id));
+}
+
+TEST(ToolCallParserTest, DeepSeekMalformedStaysContent) {
+  for (const std::string& text : {
+           std::string("<｜tool▁calls▁begin｜>plain words"),
+           std::string("<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get weather<｜tool▁sep｜>{}"),
+           std::string("half a marker <｜tool▁calls"),
+       }) {
+    const ParsedToolCalls result = parse(ToolCallFormat::kDeepSeekV31, text);
+    EXPECT_TRUE(result.tool_calls.empty()) << text;
+    EXPECT_EQ(result.content, text);
+  }
+}
+
 // --- Any split, same result --------------------------------------------------
 
 TEST(ToolCallParserTest, StreamingMatchesOneShotOverRandomSplits) {
@@ -341,6 +367,10 @@ TEST(ToolCallParserTest, StreamingMatchesOneShotOverRandomSplits) {
        "{\"x\": \"<|tool_call_end|>\"} <|tool_call_end|><|tool_call_begin|>functions.b.c:1<|tool_call_argument_"
        "begin|>{}<|tool_call_end|><|tool_calls_section_end|> then text"},
       {ToolCallFormat::kKimiK2, "<|tool_calls_section_begin|><|tool_call_begin|>broken"},
+      {ToolCallFormat::kDeepSeekV31,
+       "Ok <｜tool▁calls▁begin｜> <｜tool▁call▁begin｜>a<｜tool▁sep｜>{\"x\": \"<｜tool▁call▁end｜>\"}"
+       "<｜tool▁call▁end｜><｜tool▁call▁begin｜>b<｜tool▁sep｜>{\"y\": [1]}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
+       " after <｜tool"},
   };
   for (const auto& [format, text] : corpus) {
     SCOPED_TRACE(text);
@@ -356,7 +386,8 @@ TEST(ToolCallParserTest, SplitInvariantOverGeneratedOutputs) {
   std::mt19937 rng(42);
   const std::vector<std::string> prose = {"Hi ", "<", "<tool", "[TOOL", "{", "}", "\n", " ", "<|", ";", "[",
                                           "\"", "<tool_call>", "[TOOL_CALLS]", "<|python_tag|>",
-                                          "<|tool_calls_section_begin|>"};
+                                          "<|tool_calls_section_begin|>", "<｜tool▁calls▁begin｜>", "<｜tool",
+                                          "\xef\xbd"};
   const std::vector<std::pair<ToolCallFormat, std::string>> calls = {
       {ToolCallFormat::kHermes, "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": [1, \"}\"]}}\n</tool_call>"},
       {ToolCallFormat::kLlama3Json, "{\"name\": \"f\", \"parameters\": {\"a\": \"{\"}}"},
@@ -365,6 +396,8 @@ TEST(ToolCallParserTest, SplitInvariantOverGeneratedOutputs) {
       {ToolCallFormat::kKimiK2,
        "<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>{\"a\": 1}"
        "<|tool_call_end|><|tool_calls_section_end|>"},
+      {ToolCallFormat::kDeepSeekV31,
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{\"a\": 1}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
   };
   for (int trial = 0; trial < 150; ++trial) {
     const auto& [format, call] = calls[trial % calls.size()];
