@@ -83,13 +83,15 @@ bool ToolCallParser::step_content() {
       return false;
     }
     const std::string_view tail = rest.substr(first);
+    // The held whitespace joins the block: dropped if it is a call, given
+    // back with the marker if it is not.
     if (at_message_start_ && syntax_->opens_with_bare_json() && tail.front() == '{') {
-      open_block(pos_ + first, pos_ + first);
+      open_block(pos_, pos_ + first);
       return true;
     }
     for (const std::string_view marker : markers) {
       if (tail.substr(0, marker.size()) == marker) {
-        open_block(pos_ + first, pos_ + first + marker.size());
+        open_block(pos_, pos_ + first + marker.size());
         return true;
       }
       if (!eof_ && is_partial_marker(tail, marker)) return false;

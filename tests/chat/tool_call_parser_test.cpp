@@ -168,6 +168,14 @@ TEST(ToolCallParserTest, HermesMalformedBlocksStayContent) {
   }
 }
 
+TEST(ToolCallParserTest, WhitespaceBeforeABlockThatFailsIsKept) {
+  EXPECT_EQ(parse(ToolCallFormat::kLlama3Json, "\n {\"a\"").content, "\n {\"a\"");
+  const ParsedToolCalls result =
+      parse(ToolCallFormat::kHermes, "<tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call>\n <tool_call>x");
+  ASSERT_EQ(result.tool_calls.size(), 1u);
+  EXPECT_EQ(result.content, "\n <tool_call>x");
+}
+
 TEST(ToolCallParserTest, HermesCallCutOffInsideItsArgumentsKeepsWhatArrived) {
   const ParsedToolCalls result =
       parse(ToolCallFormat::kHermes, "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"query\": \"weath");
@@ -408,6 +416,10 @@ TEST(ToolCallParserTest, SplitInvariantOverGeneratedOutputs) {
     }
     SCOPED_TRACE(text);
     const ParsedToolCalls whole = parse(format, text);
+    // Nothing is lost: without calls, the content is the text itself.
+    if (whole.tool_calls.empty()) {
+      EXPECT_EQ(whole.content, text);
+    }
     std::vector<size_t> cuts;
     for (size_t at = 1 + rng() % 5; at < text.size(); at += 1 + rng() % 5) cuts.push_back(at);
     EXPECT_EQ(parse_split(format, text, cuts), whole);
