@@ -187,6 +187,11 @@ bool ToolCallParser::step_header() {
       mode_ = Mode::kWholeValue;
       return true;
     case ToolCallHeaderStep::Kind::kEnd:
+      // A block that closes before any call holds nothing: it stays text.
+      if (first_in_block_) {
+        fail_block();
+        return true;
+      }
       pos_ = header_start_ + step.consumed;
       after_calls();
       return true;

@@ -316,6 +316,7 @@ TEST(ToolCallParserTest, KimiSectionWithSeveralCalls) {
 TEST(ToolCallParserTest, KimiMalformedStaysContent) {
   for (const std::string& text : {
            std::string("<|tool_calls_section_begin|>nothing here"),
+           std::string("<|tool_calls_section_begin|><|tool_calls_section_end|>"),
            std::string("<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0 <|tool_call_argument_begin|>{}"),
            std::string("<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>[1]"),
        }) {
