@@ -32,7 +32,7 @@ TEST(ToolCallMessagesTest, FlattensTextPartsAndParsesArguments) {
   EXPECT_EQ(calls[0].at("id"), "call_1");
   EXPECT_EQ(calls[1].at("function").at("arguments"), "{not json");  // kept as sent
   EXPECT_EQ(calls[2].at("function").at("arguments"), "[1]");        // not an object: kept
-  EXPECT_TRUE(prepared[2].at("content").is_null());
+  EXPECT_EQ(prepared[2].at("content"), "");  // null: templates concatenate it
   EXPECT_EQ(prepared[3], messages[3]);
   // The input is untouched.
   EXPECT_TRUE(messages[2].at("tool_calls").at(0).at("function").at("arguments").is_string());
