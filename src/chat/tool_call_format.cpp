@@ -18,11 +18,8 @@ std::string_view tool_call_format_name(ToolCallFormat format) {
   return "unknown";
 }
 
-ToolCallFormat detect_tool_call_format(std::string_view chat_template_source,
-                                       std::string_view architecture) {
-  const auto has = [&](std::string_view marker) {
-    return chat_template_source.find(marker) != std::string_view::npos;
-  };
+ToolCallFormat detect_tool_call_format(std::string_view chat_template_source, std::string_view architecture) {
+  const auto has = [&](std::string_view marker) { return chat_template_source.find(marker) != std::string_view::npos; };
   // Most specific markers first: Hermes 3 is a Llama 3.1 fine-tune whose
   // template still carries Llama's header tokens, so <tool_call> must win
   // over them.

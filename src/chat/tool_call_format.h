@@ -31,7 +31,6 @@ std::string_view tool_call_format_name(ToolCallFormat format);
 // architecture (GGUF general.architecture) only breaks ties where the
 // template says nothing. Hermes is the default: ChatML templates and models
 // without a template use it.
-ToolCallFormat detect_tool_call_format(std::string_view chat_template_source,
-                                       std::string_view architecture);
+ToolCallFormat detect_tool_call_format(std::string_view chat_template_source, std::string_view architecture);
 
 }  // namespace tether::chat

@@ -1,10 +1,9 @@
 #include "chat/tool_call_grammar.h"
 
+#include <boost/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "common/error.h"
 
@@ -41,8 +40,8 @@ Grammar any_of(const std::vector<ForcedTool>& tools, const auto& call_of) {
 // first (separator first){0, max-1}
 Grammar one_or_more(const Grammar& call, std::string_view separator, bool parallel) {
   if (!parallel) return call;
-  return constrain::sequence(
-      {call, constrain::repeat(constrain::sequence({constrain::literal(separator), call}), 0, kMaxForcedToolCalls - 1)});
+  return constrain::sequence({call, constrain::repeat(constrain::sequence({constrain::literal(separator), call}), 0,
+                                                      kMaxForcedToolCalls - 1)});
 }
 
 Grammar hermes(const std::vector<ForcedTool>& tools, bool parallel) {
@@ -79,8 +78,8 @@ Grammar kimi_k2(const std::vector<ForcedTool>& tools, bool parallel) {
     });
     rest = call_idx == count - 1 ? call : constrain::sequence({call, constrain::optional(rest)});
   }
-  return constrain::sequence({constrain::literal("<|tool_calls_section_begin|>"), rest,
-                              constrain::literal("<|tool_calls_section_end|>")});
+  return constrain::sequence(
+      {constrain::literal("<|tool_calls_section_begin|>"), rest, constrain::literal("<|tool_calls_section_end|>")});
 }
 
 Grammar deepseek_v3_1(const std::vector<ForcedTool>& tools, bool parallel) {

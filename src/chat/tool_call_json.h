@@ -1,9 +1,8 @@
 #pragma once
 
-#include <vector>
-
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <vector>
 
 #include "chat/tool_call.h"
 #include "chat/tool_call_parser.h"

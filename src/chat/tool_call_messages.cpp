@@ -1,8 +1,7 @@
 #include "chat/tool_call_messages.h"
 
-#include <string>
-
 #include <boost/json.hpp>
+#include <string>
 
 #include "common/error.h"
 

@@ -1,7 +1,6 @@
 #include "chat/tool_call_parser.h"
 
 #include <algorithm>
-
 #include <boost/json.hpp>
 
 #include "chat/tool_call_syntax.h"
@@ -56,11 +55,21 @@ void ToolCallParser::run() {
   for (;;) {
     bool progressed = false;
     switch (mode_) {
-      case Mode::kContent: progressed = step_content(); break;
-      case Mode::kHeader: progressed = step_header(); break;
-      case Mode::kArguments: progressed = step_arguments(); break;
-      case Mode::kWholeValue: progressed = step_whole_value(); break;
-      case Mode::kTrailer: progressed = step_trailer(); break;
+      case Mode::kContent:
+        progressed = step_content();
+        break;
+      case Mode::kHeader:
+        progressed = step_header();
+        break;
+      case Mode::kArguments:
+        progressed = step_arguments();
+        break;
+      case Mode::kWholeValue:
+        progressed = step_whole_value();
+        break;
+      case Mode::kTrailer:
+        progressed = step_trailer();
+        break;
     }
     if (!progressed) return;
   }

@@ -1,9 +1,8 @@
 #pragma once
 
-#include <string>
-
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
+#include <string>
 
 namespace tether::chat {
 

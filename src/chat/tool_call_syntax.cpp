@@ -20,8 +20,8 @@ constexpr size_t kMaxTrailerBytes = 64 * 1024;
 bool is_space(char byte) { return byte == ' ' || byte == '\t' || byte == '\n' || byte == '\r'; }
 
 bool is_name_byte(char byte) {
-  return (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') || (byte >= '0' && byte <= '9') ||
-         byte == '_' || byte == '-' || byte == '.';
+  return (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') || (byte >= '0' && byte <= '9') || byte == '_' ||
+         byte == '-' || byte == '.';
 }
 
 // Reads syntax off the held text; every step says whether the text so far
@@ -138,8 +138,8 @@ Header whole_value_at(size_t pos, int variant) {
 // the opening brace of the arguments are in, the call can start. Anything
 // else shaped like an object (keys in another order, arguments as a string)
 // is read whole instead. `cursor` stands on the object's '{'.
-Header json_object_call(Cursor cursor, std::initializer_list<std::string_view> argument_keys,
-                        int streamed_variant, int whole_variant) {
+Header json_object_call(Cursor cursor, std::initializer_list<std::string_view> argument_keys, int streamed_variant,
+                        int whole_variant) {
   const size_t brace = cursor.pos();
   std::string name;
   size_t key_index = 0;
@@ -363,9 +363,7 @@ class MistralSyntax final : public ToolCallSyntax {
 
 // --- Kimi K2 -------------------------------------------------------------
 
-bool is_kimi_id_byte(char byte) {
-  return byte != '<' && !is_space(byte) && static_cast<unsigned char>(byte) >= 0x20;
-}
+bool is_kimi_id_byte(char byte) { return byte != '<' && !is_space(byte) && static_cast<unsigned char>(byte) >= 0x20; }
 
 // functions.get_weather:0 -> get_weather
 std::string kimi_name(std::string_view id) {

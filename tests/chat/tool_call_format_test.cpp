@@ -1,10 +1,10 @@
 #include "chat/tool_call_format.h"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "test_paths.h"
 

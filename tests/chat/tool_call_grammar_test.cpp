@@ -4,13 +4,13 @@
 
 #include "chat/tool_call_grammar.h"
 
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 #include <memory>
 #include <regex>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "chat/tool_call_parser.h"
 #include "common/error.h"
@@ -190,21 +190,22 @@ TEST_F(ToolCallGrammarTest, RequiredAndNamedCallsParseAndValidateInEveryFamily) 
 }
 
 TEST_F(ToolCallGrammarTest, RefusesChoicesThatForceNothing) {
-  EXPECT_THROW(forced_tool_call_grammar(ToolCallFormat::kHermes, tools_, ToolChoice{ToolChoice::Mode::kAuto, ""}, false),
-               Error);
-  EXPECT_THROW(forced_tool_call_grammar(ToolCallFormat::kHermes, tools_, ToolChoice{ToolChoice::Mode::kNone, ""}, false),
-               Error);
+  EXPECT_THROW(
+      forced_tool_call_grammar(ToolCallFormat::kHermes, tools_, ToolChoice{ToolChoice::Mode::kAuto, ""}, false), Error);
+  EXPECT_THROW(
+      forced_tool_call_grammar(ToolCallFormat::kHermes, tools_, ToolChoice{ToolChoice::Mode::kNone, ""}, false), Error);
   EXPECT_THROW(
       forced_tool_call_grammar(ToolCallFormat::kHermes, tools_, ToolChoice{ToolChoice::Mode::kFunction, "nope"}, false),
       Error);
-  EXPECT_THROW(
-      forced_tool_call_grammar(ToolCallFormat::kHermes, json::array{}, ToolChoice{ToolChoice::Mode::kRequired, ""}, false),
-      Error);
+  EXPECT_THROW(forced_tool_call_grammar(ToolCallFormat::kHermes, json::array{},
+                                        ToolChoice{ToolChoice::Mode::kRequired, ""}, false),
+               Error);
 }
 
 TEST_F(ToolCallGrammarTest, UnsupportedSchemaNamesTheTool) {
   const json::array tools = json::parse(R"([{"type": "function", "function": {"name": "f",
-      "parameters": {"type": "object", "patternProperties": {"^x": {}}}}}])").as_array();
+      "parameters": {"type": "object", "patternProperties": {"^x": {}}}}}])")
+                                .as_array();
   try {
     forced_tool_call_grammar(ToolCallFormat::kHermes, tools, ToolChoice{ToolChoice::Mode::kRequired, ""}, false);
     ADD_FAILURE() << "no error";

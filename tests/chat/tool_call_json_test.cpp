@@ -1,7 +1,8 @@
 #include "chat/tool_call_json.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 
 namespace tether::chat {
 namespace {
@@ -31,18 +32,20 @@ TEST(ToolCallJsonTest, StreamedDeltasRebuildTheCalls) {
     const json::object& call = tool_calls->as_array().at(0).as_object();
     const auto index = static_cast<size_t>(call.at("index").as_int64());
     if (index == calls.size()) {
-      calls.push_back(json::object{{"id", call.at("id")}, {"type", call.at("type")},
-                                   {"function", json::object{{"name", call.at("function").at("name")},
-                                                             {"arguments", ""}}}});
+      calls.push_back(
+          json::object{{"id", call.at("id")},
+                       {"type", call.at("type")},
+                       {"function", json::object{{"name", call.at("function").at("name")}, {"arguments", ""}}}});
     }
     json::string& arguments = calls.at(index).at("function").at("arguments").as_string();
     arguments.append(call.at("function").at("arguments").as_string());
   }
   EXPECT_EQ(content, "Hi ");
-  EXPECT_EQ(calls, tool_calls_to_json(parse_tool_calls(ToolCallFormat::kHermes,
-                                                       "Hi <tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1}}</tool_call>",
-                                                       ToolCallIdGenerator(5))
-                                          .tool_calls));
+  EXPECT_EQ(calls, tool_calls_to_json(
+                       parse_tool_calls(ToolCallFormat::kHermes,
+                                        "Hi <tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1}}</tool_call>",
+                                        ToolCallIdGenerator(5))
+                           .tool_calls));
   EXPECT_TRUE(tool_call_event_delta(ToolCallEvent{ToolCallEvent::Kind::kCallEnd, 0, "", "", ""}).empty());
 }
 

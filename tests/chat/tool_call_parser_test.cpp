@@ -1,12 +1,12 @@
 #include "chat/tool_call_parser.h"
 
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 #include <random>
 #include <regex>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "common/error.h"
 
@@ -115,8 +115,8 @@ TEST(ToolCallParserTest, HermesSeveralCallsWithTextBefore) {
 }
 
 TEST(ToolCallParserTest, HermesTextAfterACallIsContent) {
-  const ParsedToolCalls result = parse(
-      ToolCallFormat::kHermes, "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>\nDone.");
+  const ParsedToolCalls result =
+      parse(ToolCallFormat::kHermes, "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>\nDone.");
   EXPECT_EQ(result.content, "\nDone.");
   ASSERT_EQ(result.tool_calls.size(), 1u);
   expect_call(result.tool_calls[0], "f", "{}");
@@ -251,9 +251,9 @@ TEST(ToolCallParserTest, Llama3SeveralCallsSeparatedBySemicolons) {
 }
 
 TEST(ToolCallParserTest, Llama3JsonThatIsNotACallAndProseStayContent) {
-  for (const std::string& text : {std::string("{\"answer\": 42}"), std::string("Use {\"name\": \"x\"} here."),
-                                 std::string("  The weather is fine."), std::string("{not json at all"),
-                                 std::string("   ")}) {
+  for (const std::string& text :
+       {std::string("{\"answer\": 42}"), std::string("Use {\"name\": \"x\"} here."),
+        std::string("  The weather is fine."), std::string("{not json at all"), std::string("   ")}) {
     const ParsedToolCalls result = parse(ToolCallFormat::kLlama3Json, text);
     EXPECT_TRUE(result.tool_calls.empty()) << text;
     EXPECT_EQ(result.content, text);
@@ -288,9 +288,9 @@ TEST(ToolCallParserTest, MistralNamedForm) {
 }
 
 TEST(ToolCallParserTest, MistralMalformedStaysContent) {
-  for (const std::string& text : {std::string("[TOOL_CALLS] I would rather not."),
-                                 std::string("[TOOL_CALLS][{\"city\": \"Paris\"}]"), std::string("[TOOL_CALLS]["),
-                                 std::string("[TOOL_CALLS]f[ARGS]oops"), std::string("see [TOOL_ CALLS]")}) {
+  for (const std::string& text :
+       {std::string("[TOOL_CALLS] I would rather not."), std::string("[TOOL_CALLS][{\"city\": \"Paris\"}]"),
+        std::string("[TOOL_CALLS]["), std::string("[TOOL_CALLS]f[ARGS]oops"), std::string("see [TOOL_ CALLS]")}) {
     const ParsedToolCalls result = parse(ToolCallFormat::kMistral, text);
     EXPECT_TRUE(result.tool_calls.empty()) << text;
     EXPECT_EQ(result.content, text);
@@ -300,11 +300,11 @@ TEST(ToolCallParserTest, MistralMalformedStaysContent) {
 // --- Kimi K2 -----------------------------------------------------------------
 
 TEST(ToolCallParserTest, KimiSectionWithSeveralCalls) {
-  const ParsedToolCalls result = parse(
-      ToolCallFormat::kKimiK2,
-      "I'll check.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
-      "<|tool_call_argument_begin|>{\"city\": \"Paris\"}<|tool_call_end|><|tool_call_begin|>functions.get_time:1"
-      "<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>");
+  const ParsedToolCalls result =
+      parse(ToolCallFormat::kKimiK2,
+            "I'll check.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
+            "<|tool_call_argument_begin|>{\"city\": \"Paris\"}<|tool_call_end|><|tool_call_begin|>functions.get_time:1"
+            "<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>");
   EXPECT_EQ(result.content, "I'll check.");
   ASSERT_EQ(result.tool_calls.size(), 2u);
   expect_call(result.tool_calls[0], "get_weather", R"({"city": "Paris"})");
@@ -393,9 +393,24 @@ TEST(ToolCallParserTest, StreamingMatchesOneShotOverRandomSplits) {
 TEST(ToolCallParserTest, SplitInvariantOverGeneratedOutputs) {
   // Random mixtures of prose, marker fragments and calls, per family.
   std::mt19937 rng(42);
-  const std::vector<std::string> prose = {"Hi ", "<", "<tool", "[TOOL", "{", "}", "\n", " ", "<|", ";", "[",
-                                          "\"", "<tool_call>", "[TOOL_CALLS]", "<|python_tag|>",
-                                          "<|tool_calls_section_begin|>", "<｜tool▁calls▁begin｜>", "<｜tool",
+  const std::vector<std::string> prose = {"Hi ",
+                                          "<",
+                                          "<tool",
+                                          "[TOOL",
+                                          "{",
+                                          "}",
+                                          "\n",
+                                          " ",
+                                          "<|",
+                                          ";",
+                                          "[",
+                                          "\"",
+                                          "<tool_call>",
+                                          "[TOOL_CALLS]",
+                                          "<|python_tag|>",
+                                          "<|tool_calls_section_begin|>",
+                                          "<｜tool▁calls▁begin｜>",
+                                          "<｜tool",
                                           "\xef\xbd"};
   const std::vector<std::pair<ToolCallFormat, std::string>> calls = {
       {ToolCallFormat::kHermes, "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": [1, \"}\"]}}\n</tool_call>"},

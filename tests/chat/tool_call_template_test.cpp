@@ -3,13 +3,13 @@
 // that family's parser reads as the same calls. This ties format detection,
 // prepare_messages_for_template and the parsers to the templates.
 
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "chat/chat_template.h"
 #include "chat/tool_call_format.h"
@@ -39,11 +39,11 @@ const char* const kTools = R"([
 ])";
 
 struct Case {
-  std::string name;        // template file; "" = our ChatML fallback
+  std::string name;  // template file; "" = our ChatML fallback
   ToolCallFormat format;
   std::string bos, eos;
-  std::string turn_end;    // what the template writes after the assistant's calls
-  int calls;               // how many calls the template accepts in one turn
+  std::string turn_end;  // what the template writes after the assistant's calls
+  int calls;             // how many calls the template accepts in one turn
 };
 
 class ToolCallTemplateTest : public ::testing::TestWithParam<Case> {};
@@ -64,9 +64,11 @@ TEST_P(ToolCallTemplateTest, CallsWrittenByTheTemplateParseBack) {
     {"id": "aB3dE6gH9", "type": "function",
      "function": {"name": "get_weather", "arguments": "{\"city\": \"S\u00e3o Paulo\"}"}},
     {"id": "x1y2z3w4v", "type": "function", "function": {"name": "get_time", "arguments": "{\"tz\": \"UTC\"}"}}
-  ])").as_array();
+  ])")
+                          .as_array();
   calls.resize(static_cast<size_t>(c.calls));
-  const json::array user = json::parse(R"([{"role": "user", "content": "Weather in Sao Paulo, and the time?"}])").as_array();
+  const json::array user =
+      json::parse(R"([{"role": "user", "content": "Weather in Sao Paulo, and the time?"}])").as_array();
   json::array conversation = user;
   conversation.push_back(json::object{{"role", "assistant"}, {"content", nullptr}, {"tool_calls", calls}});
 
@@ -92,7 +94,8 @@ TEST_P(ToolCallTemplateTest, CallsWrittenByTheTemplateParseBack) {
   // Nothing but whitespace outside the calls (Qwen3 also writes an empty
   // reasoning block, which is the reasoning parser's, not ours).
   std::string content = parsed.content;
-  if (const size_t think_end = content.find("</think>"); content.rfind("<think>", 0) == 0 && think_end != std::string::npos) {
+  if (const size_t think_end = content.find("</think>");
+      content.rfind("<think>", 0) == 0 && think_end != std::string::npos) {
     content.erase(0, think_end + 8);
   }
   EXPECT_EQ(content.find_first_not_of(" \n"), std::string::npos) << parsed.content;
@@ -112,20 +115,20 @@ TEST_P(ToolCallTemplateTest, CallsWrittenByTheTemplateParseBack) {
 
 INSTANTIATE_TEST_SUITE_P(
     Families, ToolCallTemplateTest,
-    ::testing::Values(Case{"", ToolCallFormat::kHermes, "", "<|endoftext|>", "<|im_end|>", 2},
-                      Case{"Qwen-Qwen2.5-7B-Instruct.jinja", ToolCallFormat::kHermes, "", "<|im_end|>", "<|im_end|>", 2},
-                      Case{"Qwen-Qwen3-0.6B.jinja", ToolCallFormat::kHermes, "", "<|im_end|>", "<|im_end|>", 2},
-                      Case{"NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", ToolCallFormat::kHermes,
-                           "<|begin_of_text|>", "<|im_end|>", "<|im_end|>", 2},
-                      Case{"meta-llama-Llama-3.1-8B-Instruct.jinja", ToolCallFormat::kLlama3Json,
-                           "<|begin_of_text|>", "<|eot_id|>", "<|eot_id|>", 1},
-                      Case{"meta-llama-Llama-3.2-3B-Instruct.jinja", ToolCallFormat::kLlama3Json,
-                           "<|begin_of_text|>", "<|eot_id|>", "<|eot_id|>", 1},
-                      Case{"mistralai-Mistral-Nemo-Instruct-2407.jinja", ToolCallFormat::kMistral, "<s>", "</s>",
-                           "</s>", 2},
-                      Case{"moonshotai-Kimi-K2.jinja", ToolCallFormat::kKimiK2, "", "[EOS]", "<|im_end|>", 2},
-                      Case{"deepseek-ai-DeepSeek-V3.1.jinja", ToolCallFormat::kDeepSeekV31, "<｜begin▁of▁sentence｜>",
-                           "<｜end▁of▁sentence｜>", "<｜end▁of▁sentence｜>", 2}),
+    ::testing::Values(
+        Case{"", ToolCallFormat::kHermes, "", "<|endoftext|>", "<|im_end|>", 2},
+        Case{"Qwen-Qwen2.5-7B-Instruct.jinja", ToolCallFormat::kHermes, "", "<|im_end|>", "<|im_end|>", 2},
+        Case{"Qwen-Qwen3-0.6B.jinja", ToolCallFormat::kHermes, "", "<|im_end|>", "<|im_end|>", 2},
+        Case{"NousResearch-Hermes-3-Llama-3.1-8B-tool_use.jinja", ToolCallFormat::kHermes, "<|begin_of_text|>",
+             "<|im_end|>", "<|im_end|>", 2},
+        Case{"meta-llama-Llama-3.1-8B-Instruct.jinja", ToolCallFormat::kLlama3Json, "<|begin_of_text|>", "<|eot_id|>",
+             "<|eot_id|>", 1},
+        Case{"meta-llama-Llama-3.2-3B-Instruct.jinja", ToolCallFormat::kLlama3Json, "<|begin_of_text|>", "<|eot_id|>",
+             "<|eot_id|>", 1},
+        Case{"mistralai-Mistral-Nemo-Instruct-2407.jinja", ToolCallFormat::kMistral, "<s>", "</s>", "</s>", 2},
+        Case{"moonshotai-Kimi-K2.jinja", ToolCallFormat::kKimiK2, "", "[EOS]", "<|im_end|>", 2},
+        Case{"deepseek-ai-DeepSeek-V3.1.jinja", ToolCallFormat::kDeepSeekV31, "<｜begin▁of▁sentence｜>",
+             "<｜end▁of▁sentence｜>", "<｜end▁of▁sentence｜>", 2}),
     [](const ::testing::TestParamInfo<Case>& info) {
       return std::string(tool_call_format_name(info.param.format)) + "_" + std::to_string(info.index);
     });
