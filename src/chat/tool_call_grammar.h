@@ -18,6 +18,10 @@ inline constexpr int kMaxForcedToolCalls = 8;
 // one to kMaxForcedToolCalls calls, else exactly one; Llama 3 always gets
 // exactly one (its templates refuse several calls in one message). The
 // output starts with the call: no text before, none after.
+// Markers are matched as text: constrain::Vocabulary never offers control
+// tokens, so with a real Mistral, Kimi or DeepSeek vocabulary the model
+// spells [TOOL_CALLS] and the like with ordinary tokens (the parser reads
+// the same text either way).
 // `tools` must have passed validate_tools(). Throws Error(kInvalidArgument)
 // for tool_choice none/auto, an unknown function, or a schema the grammar
 // builder does not support (the message names the tool).

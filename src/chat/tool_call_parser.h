@@ -40,7 +40,8 @@ struct ToolCallEvent {
 // brace has arrived; from then on the arguments stream as they come, each
 // byte checked to keep them a valid JSON prefix. A block that turns out not
 // to be a call before that point is released as content, so no text is
-// lost. Every decision depends on the bytes alone, never on where the
+// lost; arguments that break off mid-way end their call with the valid
+// prefix that streamed, and the rest is content. Every decision depends on the bytes alone, never on where the
 // pieces were cut, so any split of the same text yields the same result.
 class ToolCallParser {
  public:
