@@ -12,19 +12,19 @@ std::string_view tool_call_format_name(ToolCallFormat format) {
       return "mistral";
     case ToolCallFormat::kKimiK2:
       return "kimi_k2";
+    case ToolCallFormat::kDeepSeekV31:
+      return "deepseek_v3_1";
   }
   return "unknown";
 }
 
-ToolCallFormat detect_tool_call_format(std::string_view chat_template_source,
-                                       std::string_view architecture) {
-  const auto has = [&](std::string_view marker) {
-    return chat_template_source.find(marker) != std::string_view::npos;
-  };
+ToolCallFormat detect_tool_call_format(std::string_view chat_template_source, std::string_view architecture) {
+  const auto has = [&](std::string_view marker) { return chat_template_source.find(marker) != std::string_view::npos; };
   // Most specific markers first: Hermes 3 is a Llama 3.1 fine-tune whose
   // template still carries Llama's header tokens, so <tool_call> must win
   // over them.
   if (has("<|tool_calls_section_begin|>") || has("<|tool_call_begin|>")) return ToolCallFormat::kKimiK2;
+  if (has("<｜tool▁calls▁begin｜>")) return ToolCallFormat::kDeepSeekV31;
   if (has("[TOOL_CALLS]")) return ToolCallFormat::kMistral;
   if (has("<tool_call>")) return ToolCallFormat::kHermes;
   if (has("<|python_tag|>")) return ToolCallFormat::kLlama3Json;

@@ -20,6 +20,9 @@ enum class ToolCallFormat {
   // <|tool_call_argument_begin|>{...}<|tool_call_end|>...
   // <|tool_calls_section_end|> (Kimi K2).
   kKimiK2,
+  // <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{...}
+  // <｜tool▁call▁end｜>...<｜tool▁calls▁end｜> (DeepSeek V3.1).
+  kDeepSeekV31,
 };
 
 std::string_view tool_call_format_name(ToolCallFormat format);
@@ -28,7 +31,6 @@ std::string_view tool_call_format_name(ToolCallFormat format);
 // architecture (GGUF general.architecture) only breaks ties where the
 // template says nothing. Hermes is the default: ChatML templates and models
 // without a template use it.
-ToolCallFormat detect_tool_call_format(std::string_view chat_template_source,
-                                       std::string_view architecture);
+ToolCallFormat detect_tool_call_format(std::string_view chat_template_source, std::string_view architecture);
 
 }  // namespace tether::chat

@@ -5,8 +5,7 @@
 namespace tether::chat {
 namespace {
 
-constexpr std::string_view kAlphanumerics =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+constexpr std::string_view kAlphanumerics = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 constexpr int kOpenAiIdChars = 24;
 constexpr int kMistralIdChars = 9;
 

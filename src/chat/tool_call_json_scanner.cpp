@@ -36,7 +36,14 @@ ToolCallJsonScanner::Status ToolCallJsonScanner::feed(char byte) {
     if (escape_) {
       escape_ = false;
       switch (byte) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
           return Status::kContinue;
         case 'u':
           unicode_digits_left_ = 4;
@@ -69,14 +76,24 @@ ToolCallJsonScanner::Status ToolCallJsonScanner::feed(char byte) {
     const Number state = number_;
     if (is_digit(byte)) {
       switch (state) {
-        case Number::kMinus: number_ = byte == '0' ? Number::kZero : Number::kInt; return Status::kContinue;
-        case Number::kZero: return fail();  // no leading zeros
-        case Number::kInt: return Status::kContinue;
-        case Number::kDot: case Number::kFrac: number_ = Number::kFrac; return Status::kContinue;
-        case Number::kExp: case Number::kExpSign: case Number::kExpDigits:
+        case Number::kMinus:
+          number_ = byte == '0' ? Number::kZero : Number::kInt;
+          return Status::kContinue;
+        case Number::kZero:
+          return fail();  // no leading zeros
+        case Number::kInt:
+          return Status::kContinue;
+        case Number::kDot:
+        case Number::kFrac:
+          number_ = Number::kFrac;
+          return Status::kContinue;
+        case Number::kExp:
+        case Number::kExpSign:
+        case Number::kExpDigits:
           number_ = Number::kExpDigits;
           return Status::kContinue;
-        case Number::kNone: break;
+        case Number::kNone:
+          break;
       }
     }
     if (byte == '.' && (state == Number::kZero || state == Number::kInt)) {
@@ -126,10 +143,18 @@ ToolCallJsonScanner::Status ToolCallJsonScanner::structural(char byte) {
           in_string_ = true;
           string_is_key_ = false;
           return Status::kContinue;
-        case 't': literal_rest_ = "rue"; return Status::kContinue;
-        case 'f': literal_rest_ = "alse"; return Status::kContinue;
-        case 'n': literal_rest_ = "ull"; return Status::kContinue;
-        case '-': number_ = Number::kMinus; return Status::kContinue;
+        case 't':
+          literal_rest_ = "rue";
+          return Status::kContinue;
+        case 'f':
+          literal_rest_ = "alse";
+          return Status::kContinue;
+        case 'n':
+          literal_rest_ = "ull";
+          return Status::kContinue;
+        case '-':
+          number_ = Number::kMinus;
+          return Status::kContinue;
         default:
           if (!is_digit(byte)) return fail();
           number_ = byte == '0' ? Number::kZero : Number::kInt;

@@ -1,8 +1,7 @@
 #include "chat/tool_call_messages.h"
 
-#include <string>
-
 #include <boost/json.hpp>
+#include <string>
 
 #include "common/error.h"
 
@@ -65,7 +64,13 @@ json::array prepare_messages_for_template(const json::array& openai_messages) {
   for (const json::value& message : openai_messages) {
     if (!message.is_object()) throw_error(ErrorCode::kInvalidArgument, "messages[{}] must be an object", message_idx);
     json::object copy = message.get_object();
-    if (json::value* content = copy.if_contains("content"); content != nullptr && content->is_array()) {
+    json::value* content = copy.if_contains("content");
+    if (content == nullptr || content->is_null()) {
+      // OpenAI clients send null beside tool_calls; templates concatenate
+      // or search the content (Qwen3: '</think>' in message.content), which
+      // fails on None and undefined, while "" reads as empty everywhere.
+      copy["content"] = "";
+    } else if (content->is_array()) {
       *content = flatten_parts(content->get_array(), message_idx);
     }
     parse_arguments(copy, message_idx);

@@ -11,6 +11,9 @@ namespace tether::chat {
 //   OpenAI's shape, becomes the object it holds (templates apply `tojson`
 //   to it, which would otherwise quote the string again); arguments that
 //   do not parse to an object stay the string they were;
+// - a null or missing content becomes "" (OpenAI clients send null beside
+//   tool_calls; templates concatenate content or search it, which fails on
+//   None but reads "" as empty);
 // - everything else is kept as it is.
 // Throws Error(kInvalidArgument) naming the field, e.g.
 // "messages[2].content[1].type must be \"text\"".

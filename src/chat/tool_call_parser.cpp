@@ -1,7 +1,6 @@
 #include "chat/tool_call_parser.h"
 
 #include <algorithm>
-
 #include <boost/json.hpp>
 
 #include "chat/tool_call_syntax.h"
@@ -56,11 +55,21 @@ void ToolCallParser::run() {
   for (;;) {
     bool progressed = false;
     switch (mode_) {
-      case Mode::kContent: progressed = step_content(); break;
-      case Mode::kHeader: progressed = step_header(); break;
-      case Mode::kArguments: progressed = step_arguments(); break;
-      case Mode::kWholeValue: progressed = step_whole_value(); break;
-      case Mode::kTrailer: progressed = step_trailer(); break;
+      case Mode::kContent:
+        progressed = step_content();
+        break;
+      case Mode::kHeader:
+        progressed = step_header();
+        break;
+      case Mode::kArguments:
+        progressed = step_arguments();
+        break;
+      case Mode::kWholeValue:
+        progressed = step_whole_value();
+        break;
+      case Mode::kTrailer:
+        progressed = step_trailer();
+        break;
     }
     if (!progressed) return;
   }
@@ -83,13 +92,15 @@ bool ToolCallParser::step_content() {
       return false;
     }
     const std::string_view tail = rest.substr(first);
+    // The held whitespace joins the block: dropped if it is a call, given
+    // back with the marker if it is not.
     if (at_message_start_ && syntax_->opens_with_bare_json() && tail.front() == '{') {
-      open_block(pos_ + first, pos_ + first);
+      open_block(pos_, pos_ + first);
       return true;
     }
     for (const std::string_view marker : markers) {
       if (tail.substr(0, marker.size()) == marker) {
-        open_block(pos_ + first, pos_ + first + marker.size());
+        open_block(pos_, pos_ + first + marker.size());
         return true;
       }
       if (!eof_ && is_partial_marker(tail, marker)) return false;
@@ -185,6 +196,11 @@ bool ToolCallParser::step_header() {
       mode_ = Mode::kWholeValue;
       return true;
     case ToolCallHeaderStep::Kind::kEnd:
+      // A block that closes before any call holds nothing: it stays text.
+      if (first_in_block_) {
+        fail_block();
+        return true;
+      }
       pos_ = header_start_ + step.consumed;
       after_calls();
       return true;

@@ -40,7 +40,8 @@ struct ToolCallEvent {
 // brace has arrived; from then on the arguments stream as they come, each
 // byte checked to keep them a valid JSON prefix. A block that turns out not
 // to be a call before that point is released as content, so no text is
-// lost. Every decision depends on the bytes alone, never on where the
+// lost; arguments that break off mid-way end their call with the valid
+// prefix that streamed, and the rest is content. Every decision depends on the bytes alone, never on where the
 // pieces were cut, so any split of the same text yields the same result.
 class ToolCallParser {
  public:
@@ -85,8 +86,8 @@ class ToolCallParser {
   ToolCallIdGenerator ids_;
   std::vector<ToolCallEvent> events_;
 
-  std::string buffer_;  // text not yet released, from some position on
-  size_t pos_ = 0;      // first byte not yet consumed
+  std::string buffer_;       // text not yet released, from some position on
+  size_t pos_ = 0;           // first byte not yet consumed
   size_t block_start_ = 0;   // where the current block's marker began
   size_t header_start_ = 0;  // where the current call's header begins
   size_t value_start_ = 0;   // where a whole value begins
@@ -94,9 +95,9 @@ class ToolCallParser {
   Mode mode_ = Mode::kContent;
   int variant_ = 0;
   bool first_in_block_ = true;
-  bool hold_space_ = false;        // whitespace here is held back
-  bool after_call_ = false;        // ... because a call just ended (dropped if nothing follows)
-  bool at_message_start_ = true;   // nothing but whitespace released yet
+  bool hold_space_ = false;       // whitespace here is held back
+  bool after_call_ = false;       // ... because a call just ended (dropped if nothing follows)
+  bool at_message_start_ = true;  // nothing but whitespace released yet
   bool eof_ = false;
   bool finished_ = false;
   int call_count_ = 0;

@@ -1,8 +1,7 @@
 #include "chat/tool_call_request.h"
 
-#include <set>
-
 #include <boost/json.hpp>
+#include <set>
 
 #include "common/error.h"
 
@@ -24,14 +23,20 @@ bool valid_tool_name(std::string_view name) {
 
 std::string_view kind_of(const json::value& value) {
   switch (value.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+      return "null";
+    case json::kind::bool_:
+      return "a boolean";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
+    case json::kind::double_:
+      return "a number";
+    case json::kind::string:
+      return "a string";
+    case json::kind::array:
+      return "an array";
+    case json::kind::object:
+      return "an object";
   }
   return "a value";
 }
@@ -44,7 +49,8 @@ void validate_tools(const json::value& tools) {
   size_t tool_idx = 0;
   for (const json::value& tool : tools.get_array()) {
     const std::string where = fmt::format("tools[{}]", tool_idx++);
-    if (!tool.is_object()) throw_error(ErrorCode::kInvalidArgument, "{} must be an object, not {}", where, kind_of(tool));
+    if (!tool.is_object())
+      throw_error(ErrorCode::kInvalidArgument, "{} must be an object, not {}", where, kind_of(tool));
     const json::object& object = tool.get_object();
     const json::value* type = object.if_contains("type");
     if (type == nullptr) throw_error(ErrorCode::kInvalidArgument, "{}.type is missing", where);
@@ -102,7 +108,8 @@ ToolChoice parse_tool_choice(const json::value* tool_choice, const json::array& 
     throw_error(ErrorCode::kInvalidArgument, "tool_choice must be \"none\", \"auto\", \"required\" or an object");
   }
   if (!tool_choice->is_object()) {
-    throw_error(ErrorCode::kInvalidArgument, "tool_choice must be a string or an object, not {}", kind_of(*tool_choice));
+    throw_error(ErrorCode::kInvalidArgument, "tool_choice must be a string or an object, not {}",
+                kind_of(*tool_choice));
   }
   const json::object& object = tool_choice->get_object();
   const json::value* type = object.if_contains("type");
@@ -117,20 +124,19 @@ ToolChoice parse_tool_choice(const json::value* tool_choice, const json::array& 
   if (name == nullptr) throw_error(ErrorCode::kInvalidArgument, "tool_choice.function.name is missing");
   if (!name->is_string()) throw_error(ErrorCode::kInvalidArgument, "tool_choice.function.name must be a string");
   for (const json::value& tool : tools) {
-    if (tool_name(tool) == name->get_string()) return ToolChoice{ToolChoice::Mode::kFunction, std::string(name->get_string())};
+    if (tool_name(tool) == name->get_string())
+      return ToolChoice{ToolChoice::Mode::kFunction, std::string(name->get_string())};
   }
   throw_error(ErrorCode::kInvalidArgument, "tool_choice.function.name \"{}\" is not one of the tools",
               std::string_view(name->get_string()));
 }
 
-std::string tool_name(const json::value& tool) {
-  return std::string(tool.at("function").at("name").as_string());
-}
+std::string tool_name(const json::value& tool) { return std::string(tool.at("function").at("name").as_string()); }
 
 json::value tool_parameters(const json::value& tool) {
   const json::value* parameters = tool.at("function").get_object().if_contains("parameters");
   if (parameters != nullptr && parameters->is_object()) return *parameters;
-  return json::object{{"type", "object"}, {"properties", json::object{}}};
+  return json::object{{"type", "object"}, {"properties", json::object{}}, {"additionalProperties", false}};
 }
 
 }  // namespace tether::chat

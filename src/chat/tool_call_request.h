@@ -1,9 +1,8 @@
 #pragma once
 
-#include <string>
-
 #include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
+#include <string>
 
 namespace tether::chat {
 
@@ -35,7 +34,8 @@ void validate_tools(const boost::json::value& tools);
 ToolChoice parse_tool_choice(const boost::json::value* tool_choice, const boost::json::array& tools);
 
 // The `function.parameters` schema of a validated tool; a tool without one
-// takes no arguments: {"type": "object", "properties": {}}.
+// takes no arguments (OpenAI: "an empty parameter list"):
+// {"type": "object", "properties": {}, "additionalProperties": false}.
 boost::json::value tool_parameters(const boost::json::value& tool);
 std::string tool_name(const boost::json::value& tool);
 

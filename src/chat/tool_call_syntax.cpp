@@ -20,8 +20,8 @@ constexpr size_t kMaxTrailerBytes = 64 * 1024;
 bool is_space(char byte) { return byte == ' ' || byte == '\t' || byte == '\n' || byte == '\r'; }
 
 bool is_name_byte(char byte) {
-  return (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') || (byte >= '0' && byte <= '9') ||
-         byte == '_' || byte == '-' || byte == '.';
+  return (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') || (byte >= '0' && byte <= '9') || byte == '_' ||
+         byte == '-' || byte == '.';
 }
 
 // Reads syntax off the held text; every step says whether the text so far
@@ -138,8 +138,8 @@ Header whole_value_at(size_t pos, int variant) {
 // the opening brace of the arguments are in, the call can start. Anything
 // else shaped like an object (keys in another order, arguments as a string)
 // is read whole instead. `cursor` stands on the object's '{'.
-Header json_object_call(Cursor cursor, std::initializer_list<std::string_view> argument_keys,
-                        int streamed_variant, int whole_variant) {
+Header json_object_call(Cursor cursor, std::initializer_list<std::string_view> argument_keys, int streamed_variant,
+                        int whole_variant) {
   const size_t brace = cursor.pos();
   std::string name;
   size_t key_index = 0;
@@ -363,9 +363,7 @@ class MistralSyntax final : public ToolCallSyntax {
 
 // --- Kimi K2 -------------------------------------------------------------
 
-bool is_kimi_id_byte(char byte) {
-  return byte != '<' && !is_space(byte) && static_cast<unsigned char>(byte) >= 0x20;
-}
+bool is_kimi_id_byte(char byte) { return byte != '<' && !is_space(byte) && static_cast<unsigned char>(byte) >= 0x20; }
 
 // functions.get_weather:0 -> get_weather
 std::string kimi_name(std::string_view id) {
@@ -423,6 +421,55 @@ class KimiK2Syntax final : public ToolCallSyntax {
   std::vector<std::string_view> markers_{"<|tool_calls_section_begin|>"};
 };
 
+// --- DeepSeek V3.1 ---------------------------------------------------------
+
+constexpr std::string_view kDeepSeekCallsBegin = "<｜tool▁calls▁begin｜>";
+constexpr std::string_view kDeepSeekCallsEnd = "<｜tool▁calls▁end｜>";
+constexpr std::string_view kDeepSeekCallBegin = "<｜tool▁call▁begin｜>";
+constexpr std::string_view kDeepSeekCallEnd = "<｜tool▁call▁end｜>";
+constexpr std::string_view kDeepSeekSep = "<｜tool▁sep｜>";
+
+class DeepSeekV31Syntax final : public ToolCallSyntax {
+ public:
+  const std::vector<std::string_view>& start_markers() const override { return markers_; }
+
+  Header header(std::string_view text, bool first_in_block) const override {
+    Cursor cursor(text);
+    cursor.skip_space();
+    size_t which = 0;
+    Match match = cursor.any_literal({kDeepSeekCallBegin, kDeepSeekCallsEnd}, &which);
+    if (match != Match::kMatch) return from_match(match);
+    if (which == 1) {
+      Header end = step_of(Header::Kind::kEnd);
+      end.consumed = cursor.pos();
+      return end;
+    }
+    Header step = step_of(Header::Kind::kCall);
+    match = cursor.token(is_name_byte, &step.name);
+    if (match == Match::kMatch) match = cursor.literal(kDeepSeekSep);
+    if (match != Match::kMatch) return from_match(match);
+    cursor.skip_space();
+    if (cursor.at_end()) return incomplete();
+    if (cursor.peek() != '{') return mismatch();
+    step.consumed = cursor.pos();
+    return step;
+  }
+
+  Trailer trailer(std::string_view text, int variant) const override {
+    Cursor cursor(text);
+    cursor.skip_space();
+    const Match match = cursor.literal(kDeepSeekCallEnd);
+    if (match == Match::kIncomplete) return Trailer{Trailer::Kind::kIncomplete};
+    if (match == Match::kMismatch) return Trailer{Trailer::Kind::kMismatch};
+    return Trailer{Trailer::Kind::kNextCall, cursor.pos()};
+  }
+
+  std::optional<ToolCallWholeValue> whole_value(const json::value&) const override { return std::nullopt; }
+
+ private:
+  std::vector<std::string_view> markers_{kDeepSeekCallsBegin};
+};
+
 }  // namespace
 
 std::unique_ptr<const ToolCallSyntax> make_tool_call_syntax(ToolCallFormat format) {
@@ -435,6 +482,8 @@ std::unique_ptr<const ToolCallSyntax> make_tool_call_syntax(ToolCallFormat forma
       return std::make_unique<MistralSyntax>();
     case ToolCallFormat::kKimiK2:
       return std::make_unique<KimiK2Syntax>();
+    case ToolCallFormat::kDeepSeekV31:
+      return std::make_unique<DeepSeekV31Syntax>();
   }
   return std::make_unique<HermesSyntax>();
 }

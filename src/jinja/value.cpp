@@ -81,6 +81,8 @@ Value Value::tuple(Array items) {
   return v;
 }
 
+Value Value::object() { return object(Object{}); }
+
 Value Value::object(Object o) {
   Value v;
   v.kind_ = Kind::kObject;

@@ -14,37 +14,9 @@ class Value;
 class Interpreter;
 
 using Array = std::vector<Value>;
-
-// Keyword arguments keep their call order (macros bind them by name).
-struct CallArgs {
-  std::vector<Value> positional;
-  std::vector<std::pair<std::string, Value>> keyword;
-
-  // The argument at `index` or named `name`; nullptr when neither was given.
-  const Value* find(size_t index, std::string_view name) const;
-};
-
-// A callable: a macro, a global function (range, namespace, ...) or a method
-// bound to its object. The interpreter is passed so macros can render.
-struct Function {
-  std::string name;
-  std::function<Value(Interpreter&, CallArgs&)> call;
-};
-
-// A Python dict: string keys in insertion order. Chat template dicts are
-// small, so a vector with linear lookup beats hashing.
-class Object {
- public:
-  const Value* find(std::string_view key) const;
-  Value* find(std::string_view key);
-  // Inserts or replaces, keeping the first insertion's position.
-  void set(std::string key, Value value);
-  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
-  size_t size() const { return entries_.size(); }
-
- private:
-  std::vector<std::pair<std::string, Value>> entries_;
-};
+class Object;
+struct CallArgs;
+struct Function;
 
 // A Jinja2 runtime value with Python semantics. Containers are shared, as
 // Python references are, so copying a Value is cheap.
@@ -61,7 +33,8 @@ class Value {
   static Value string(std::string s);
   static Value array(Array items = {});
   static Value tuple(Array items);
-  static Value object(Object o = {});
+  static Value object();
+  static Value object(Object o);
   static Value namespace_object(Object o);
   static Value function(std::string name, std::function<Value(Interpreter&, CallArgs&)> call);
 
@@ -107,6 +80,38 @@ class Value {
   std::shared_ptr<Array> array_;
   std::shared_ptr<Object> object_;
   std::shared_ptr<const Function> function_;
+};
+
+
+// Keyword arguments keep their call order (macros bind them by name).
+struct CallArgs {
+  std::vector<Value> positional;
+  std::vector<std::pair<std::string, Value>> keyword;
+
+  // The argument at `index` or named `name`; nullptr when neither was given.
+  const Value* find(size_t index, std::string_view name) const;
+};
+
+// A callable: a macro, a global function (range, namespace, ...) or a method
+// bound to its object. The interpreter is passed so macros can render.
+struct Function {
+  std::string name;
+  std::function<Value(Interpreter&, CallArgs&)> call;
+};
+
+// A Python dict: string keys in insertion order. Chat template dicts are
+// small, so a vector with linear lookup beats hashing.
+class Object {
+ public:
+  const Value* find(std::string_view key) const;
+  Value* find(std::string_view key);
+  // Inserts or replaces, keeping the first insertion's position.
+  void set(std::string key, Value value);
+  const std::vector<std::pair<std::string, Value>>& entries() const { return entries_; }
+  size_t size() const { return entries_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, Value>> entries_;
 };
 
 }  // namespace tether::jinja

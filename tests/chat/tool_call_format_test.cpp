@@ -1,10 +1,10 @@
 #include "chat/tool_call_format.h"
 
+#include <gtest/gtest.h>
+
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "test_paths.h"
 
@@ -31,6 +31,7 @@ TEST(ToolCallFormatTest, DetectsTheFamilyOfRealTemplates) {
       {"meta-llama-Llama-3.2-3B-Instruct.jinja", ToolCallFormat::kLlama3Json},
       {"mistralai-Mistral-Nemo-Instruct-2407.jinja", ToolCallFormat::kMistral},
       {"moonshotai-Kimi-K2.jinja", ToolCallFormat::kKimiK2},
+      {"deepseek-ai-DeepSeek-V3.1.jinja", ToolCallFormat::kDeepSeekV31},
       // No tool syntax of a supported family: the ChatML/Hermes default.
       {"google-gemma-2-2b-it.jinja", ToolCallFormat::kHermes},
   };
@@ -51,6 +52,7 @@ TEST(ToolCallFormatTest, NamesEachFormat) {
   EXPECT_EQ(tool_call_format_name(ToolCallFormat::kLlama3Json), "llama3_json");
   EXPECT_EQ(tool_call_format_name(ToolCallFormat::kMistral), "mistral");
   EXPECT_EQ(tool_call_format_name(ToolCallFormat::kKimiK2), "kimi_k2");
+  EXPECT_EQ(tool_call_format_name(ToolCallFormat::kDeepSeekV31), "deepseek_v3_1");
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 #include "chat/tool_call_messages.h"
 
-#include <string>
+#include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
+#include <string>
 
 #include "common/error.h"
 
@@ -21,7 +21,8 @@ TEST(ToolCallMessagesTest, FlattensTextPartsAndParsesArguments) {
       {"id": "call_2", "type": "function", "function": {"name": "broken", "arguments": "{not json"}},
       {"id": "call_3", "type": "function", "function": {"name": "list", "arguments": "[1]"}}]},
     {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
-  ])").as_array();
+  ])")
+                                   .as_array();
   const json::array prepared = prepare_messages_for_template(messages);
   ASSERT_EQ(prepared.size(), 4u);
   EXPECT_EQ(prepared[0], messages[0]);
@@ -32,7 +33,7 @@ TEST(ToolCallMessagesTest, FlattensTextPartsAndParsesArguments) {
   EXPECT_EQ(calls[0].at("id"), "call_1");
   EXPECT_EQ(calls[1].at("function").at("arguments"), "{not json");  // kept as sent
   EXPECT_EQ(calls[2].at("function").at("arguments"), "[1]");        // not an object: kept
-  EXPECT_TRUE(prepared[2].at("content").is_null());
+  EXPECT_EQ(prepared[2].at("content"), "");                         // null: templates concatenate it
   EXPECT_EQ(prepared[3], messages[3]);
   // The input is untouched.
   EXPECT_TRUE(messages[2].at("tool_calls").at(0).at("function").at("arguments").is_string());

@@ -1,12 +1,12 @@
 #include "chat/tool_call_parser.h"
 
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
 #include <random>
 #include <regex>
 #include <string>
 #include <vector>
-
-#include <boost/json.hpp>
-#include <gtest/gtest.h>
 
 #include "common/error.h"
 
@@ -115,8 +115,8 @@ TEST(ToolCallParserTest, HermesSeveralCallsWithTextBefore) {
 }
 
 TEST(ToolCallParserTest, HermesTextAfterACallIsContent) {
-  const ParsedToolCalls result = parse(
-      ToolCallFormat::kHermes, "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>\nDone.");
+  const ParsedToolCalls result =
+      parse(ToolCallFormat::kHermes, "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>\nDone.");
   EXPECT_EQ(result.content, "\nDone.");
   ASSERT_EQ(result.tool_calls.size(), 1u);
   expect_call(result.tool_calls[0], "f", "{}");
@@ -166,6 +166,14 @@ TEST(ToolCallParserTest, HermesMalformedBlocksStayContent) {
     EXPECT_TRUE(result.tool_calls.empty()) << text;
     EXPECT_EQ(result.content, text);
   }
+}
+
+TEST(ToolCallParserTest, WhitespaceBeforeABlockThatFailsIsKept) {
+  EXPECT_EQ(parse(ToolCallFormat::kLlama3Json, "\n {\"a\"").content, "\n {\"a\"");
+  const ParsedToolCalls result =
+      parse(ToolCallFormat::kHermes, "<tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call>\n <tool_call>x");
+  ASSERT_EQ(result.tool_calls.size(), 1u);
+  EXPECT_EQ(result.content, "\n <tool_call>x");
 }
 
 TEST(ToolCallParserTest, HermesCallCutOffInsideItsArgumentsKeepsWhatArrived) {
@@ -243,9 +251,9 @@ TEST(ToolCallParserTest, Llama3SeveralCallsSeparatedBySemicolons) {
 }
 
 TEST(ToolCallParserTest, Llama3JsonThatIsNotACallAndProseStayContent) {
-  for (const std::string& text : {std::string("{\"answer\": 42}"), std::string("Use {\"name\": \"x\"} here."),
-                                 std::string("  The weather is fine."), std::string("{not json at all"),
-                                 std::string("   ")}) {
+  for (const std::string& text :
+       {std::string("{\"answer\": 42}"), std::string("Use {\"name\": \"x\"} here."),
+        std::string("  The weather is fine."), std::string("{not json at all"), std::string("   ")}) {
     const ParsedToolCalls result = parse(ToolCallFormat::kLlama3Json, text);
     EXPECT_TRUE(result.tool_calls.empty()) << text;
     EXPECT_EQ(result.content, text);
@@ -280,9 +288,9 @@ TEST(ToolCallParserTest, MistralNamedForm) {
 }
 
 TEST(ToolCallParserTest, MistralMalformedStaysContent) {
-  for (const std::string& text : {std::string("[TOOL_CALLS] I would rather not."),
-                                 std::string("[TOOL_CALLS][{\"city\": \"Paris\"}]"), std::string("[TOOL_CALLS]["),
-                                 std::string("[TOOL_CALLS]f[ARGS]oops"), std::string("see [TOOL_ CALLS]")}) {
+  for (const std::string& text :
+       {std::string("[TOOL_CALLS] I would rather not."), std::string("[TOOL_CALLS][{\"city\": \"Paris\"}]"),
+        std::string("[TOOL_CALLS]["), std::string("[TOOL_CALLS]f[ARGS]oops"), std::string("see [TOOL_ CALLS]")}) {
     const ParsedToolCalls result = parse(ToolCallFormat::kMistral, text);
     EXPECT_TRUE(result.tool_calls.empty()) << text;
     EXPECT_EQ(result.content, text);
@@ -292,11 +300,11 @@ TEST(ToolCallParserTest, MistralMalformedStaysContent) {
 // --- Kimi K2 -----------------------------------------------------------------
 
 TEST(ToolCallParserTest, KimiSectionWithSeveralCalls) {
-  const ParsedToolCalls result = parse(
-      ToolCallFormat::kKimiK2,
-      "I'll check.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
-      "<|tool_call_argument_begin|>{\"city\": \"Paris\"}<|tool_call_end|><|tool_call_begin|>functions.get_time:1"
-      "<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>");
+  const ParsedToolCalls result =
+      parse(ToolCallFormat::kKimiK2,
+            "I'll check.<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
+            "<|tool_call_argument_begin|>{\"city\": \"Paris\"}<|tool_call_end|><|tool_call_begin|>functions.get_time:1"
+            "<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_calls_section_end|>");
   EXPECT_EQ(result.content, "I'll check.");
   ASSERT_EQ(result.tool_calls.size(), 2u);
   expect_call(result.tool_calls[0], "get_weather", R"({"city": "Paris"})");
@@ -308,10 +316,37 @@ TEST(ToolCallParserTest, KimiSectionWithSeveralCalls) {
 TEST(ToolCallParserTest, KimiMalformedStaysContent) {
   for (const std::string& text : {
            std::string("<|tool_calls_section_begin|>nothing here"),
+           std::string("<|tool_calls_section_begin|><|tool_calls_section_end|>"),
            std::string("<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0 <|tool_call_argument_begin|>{}"),
            std::string("<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>[1]"),
        }) {
     const ParsedToolCalls result = parse(ToolCallFormat::kKimiK2, text);
+    EXPECT_TRUE(result.tool_calls.empty()) << text;
+    EXPECT_EQ(result.content, text);
+  }
+}
+
+// --- DeepSeek V3.1 -----------------------------------------------------------
+
+TEST(ToolCallParserTest, DeepSeekSectionWithSeveralCalls) {
+  const ParsedToolCalls result =
+      parse(ToolCallFormat::kDeepSeekV31,
+            "Checking.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}"
+            "<｜tool▁call▁end｜><｜tool▁call▁begin｜>get_time<｜tool▁sep｜>{}<｜tool▁call▁end｜><｜tool▁calls▁end｜>");
+  EXPECT_EQ(result.content, "Checking.");
+  ASSERT_EQ(result.tool_calls.size(), 2u);
+  expect_call(result.tool_calls[0], "get_weather", R"({"city": "Paris"})");
+  expect_call(result.tool_calls[1], "get_time", "{}");
+  EXPECT_TRUE(is_openai_id(result.tool_calls[0].id));
+}
+
+TEST(ToolCallParserTest, DeepSeekMalformedStaysContent) {
+  for (const std::string& text : {
+           std::string("<｜tool▁calls▁begin｜>plain words"),
+           std::string("<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get weather<｜tool▁sep｜>{}"),
+           std::string("half a marker <｜tool▁calls"),
+       }) {
+    const ParsedToolCalls result = parse(ToolCallFormat::kDeepSeekV31, text);
     EXPECT_TRUE(result.tool_calls.empty()) << text;
     EXPECT_EQ(result.content, text);
   }
@@ -341,6 +376,10 @@ TEST(ToolCallParserTest, StreamingMatchesOneShotOverRandomSplits) {
        "{\"x\": \"<|tool_call_end|>\"} <|tool_call_end|><|tool_call_begin|>functions.b.c:1<|tool_call_argument_"
        "begin|>{}<|tool_call_end|><|tool_calls_section_end|> then text"},
       {ToolCallFormat::kKimiK2, "<|tool_calls_section_begin|><|tool_call_begin|>broken"},
+      {ToolCallFormat::kDeepSeekV31,
+       "Ok <｜tool▁calls▁begin｜> <｜tool▁call▁begin｜>a<｜tool▁sep｜>{\"x\": \"<｜tool▁call▁end｜>\"}"
+       "<｜tool▁call▁end｜><｜tool▁call▁begin｜>b<｜tool▁sep｜>{\"y\": [1]}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"
+       " after <｜tool"},
   };
   for (const auto& [format, text] : corpus) {
     SCOPED_TRACE(text);
@@ -354,9 +393,25 @@ TEST(ToolCallParserTest, StreamingMatchesOneShotOverRandomSplits) {
 TEST(ToolCallParserTest, SplitInvariantOverGeneratedOutputs) {
   // Random mixtures of prose, marker fragments and calls, per family.
   std::mt19937 rng(42);
-  const std::vector<std::string> prose = {"Hi ", "<", "<tool", "[TOOL", "{", "}", "\n", " ", "<|", ";", "[",
-                                          "\"", "<tool_call>", "[TOOL_CALLS]", "<|python_tag|>",
-                                          "<|tool_calls_section_begin|>"};
+  const std::vector<std::string> prose = {"Hi ",
+                                          "<",
+                                          "<tool",
+                                          "[TOOL",
+                                          "{",
+                                          "}",
+                                          "\n",
+                                          " ",
+                                          "<|",
+                                          ";",
+                                          "[",
+                                          "\"",
+                                          "<tool_call>",
+                                          "[TOOL_CALLS]",
+                                          "<|python_tag|>",
+                                          "<|tool_calls_section_begin|>",
+                                          "<｜tool▁calls▁begin｜>",
+                                          "<｜tool",
+                                          "\xef\xbd"};
   const std::vector<std::pair<ToolCallFormat, std::string>> calls = {
       {ToolCallFormat::kHermes, "<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": [1, \"}\"]}}\n</tool_call>"},
       {ToolCallFormat::kLlama3Json, "{\"name\": \"f\", \"parameters\": {\"a\": \"{\"}}"},
@@ -365,6 +420,8 @@ TEST(ToolCallParserTest, SplitInvariantOverGeneratedOutputs) {
       {ToolCallFormat::kKimiK2,
        "<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>{\"a\": 1}"
        "<|tool_call_end|><|tool_calls_section_end|>"},
+      {ToolCallFormat::kDeepSeekV31,
+       "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{\"a\": 1}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
   };
   for (int trial = 0; trial < 150; ++trial) {
     const auto& [format, call] = calls[trial % calls.size()];
@@ -375,6 +432,10 @@ TEST(ToolCallParserTest, SplitInvariantOverGeneratedOutputs) {
     }
     SCOPED_TRACE(text);
     const ParsedToolCalls whole = parse(format, text);
+    // Nothing is lost: without calls, the content is the text itself.
+    if (whole.tool_calls.empty()) {
+      EXPECT_EQ(whole.content, text);
+    }
     std::vector<size_t> cuts;
     for (size_t at = 1 + rng() % 5; at < text.size(); at += 1 + rng() % 5) cuts.push_back(at);
     EXPECT_EQ(parse_split(format, text, cuts), whole);

@@ -1,9 +1,9 @@
 #include "chat/tool_call_request.h"
 
-#include <string>
+#include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <gtest/gtest.h>
+#include <string>
 
 #include "common/error.h"
 
@@ -49,8 +49,9 @@ TEST(ToolCallRequestTest, NamesTheFieldThatIsWrong) {
   EXPECT_EQ(error_of(R"([{"type": "function", "function": {"name": ""}}])"),
             "tools[0].function.name must be 1 to 64 characters of a-z, A-Z, 0-9, '_' or '-'");
   EXPECT_NE(error_of(R"([{"type": "function", "function": {"name": ")" + std::string(65, 'a') + R"("}}])"), "");
-  EXPECT_EQ(error_of(R"([{"type": "function", "function": {"name": "a"}}, {"type": "function", "function": {"name": "a"}}])"),
-            "tools[1].function.name \"a\" is used by an earlier tool");
+  EXPECT_EQ(
+      error_of(R"([{"type": "function", "function": {"name": "a"}}, {"type": "function", "function": {"name": "a"}}])"),
+      "tools[1].function.name \"a\" is used by an earlier tool");
   EXPECT_EQ(error_of(R"([{"type": "function", "function": {"name": "a", "parameters": "x"}}])"),
             "tools[0].function.parameters must be a JSON Schema object, not a string");
   EXPECT_EQ(error_of(R"([{"type": "function", "function": {"name": "a", "description": 1}}])"),
@@ -66,8 +67,9 @@ TEST(ToolCallRequestTest, ParsesToolChoice) {
   EXPECT_EQ(parse_tool_choice(nullptr, none).mode, ToolChoice::Mode::kNone);
   const json::value null_choice;
   EXPECT_EQ(parse_tool_choice(&null_choice, tools).mode, ToolChoice::Mode::kAuto);
-  for (const auto& [text, mode] : {std::pair{"none", ToolChoice::Mode::kNone}, std::pair{"auto", ToolChoice::Mode::kAuto},
-                                   std::pair{"required", ToolChoice::Mode::kRequired}}) {
+  for (const auto& [text, mode] :
+       {std::pair{"none", ToolChoice::Mode::kNone}, std::pair{"auto", ToolChoice::Mode::kAuto},
+        std::pair{"required", ToolChoice::Mode::kRequired}}) {
     const json::value choice = json::string(text);
     EXPECT_EQ(parse_tool_choice(&choice, tools).mode, mode) << text;
   }
@@ -101,7 +103,8 @@ TEST(ToolCallRequestTest, ParametersDefaultToAnEmptyObjectSchema) {
   const json::array tools = json::parse(kTools).as_array();
   EXPECT_EQ(tool_name(tools[0]), "get_weather");
   EXPECT_EQ(tool_parameters(tools[0]).at("required").as_array().size(), 1u);
-  EXPECT_EQ(tool_parameters(tools[1]), json::parse(R"({"type": "object", "properties": {}})"));
+  EXPECT_EQ(tool_parameters(tools[1]),
+            json::parse(R"({"type": "object", "properties": {}, "additionalProperties": false})"));
 }
 
 }  // namespace
