@@ -215,6 +215,8 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& stmt, std::string& out) {
   Value* nextitem = loop.find("nextitem");
   for (size_t index = 0; index < count; ++index) {
     charge(1);
+    // Names set in the body belong to one iteration, as in Jinja2.
+    scopes_.back().variables.clear();
     bind_targets(items[index]);
     const auto i = static_cast<int64_t>(index);
     *cycle_index = index;
