@@ -32,9 +32,9 @@ class DepthGuard {
 
 namespace {
 
-// Thrown by exec for `raise_exception` and friends is a plain Error; this
-// marker keeps the position from being added twice when errors propagate
-// through nested renders (macros).
+// Errors from helpers carry no position; render() prefixes the position of
+// the innermost expression evaluated. The prefix marks messages that
+// already have one.
 constexpr std::string_view kErrorPrefix = "template error at ";
 
 }  // namespace
@@ -155,7 +155,6 @@ Interpreter::Flow Interpreter::exec(const Stmt& stmt, std::string& out) {
       return flow;
     }
     case Stmt::Kind::kPassThrough:
-    case Stmt::Kind::kCallBlock:
       return exec_body(stmt.bodies[0], out);
   }
   return Flow::kNormal;
@@ -386,11 +385,7 @@ Value Interpreter::eval(const Expr& expr) {
     case Expr::Kind::kAttribute: {
       const Value object = eval(*expr.items[0]);
       error_offset_ = expr.offset;
-      if (object.is_object() && !object.is_namespace()) {
-        // Jinja2 tries the Python attribute first: d.items is the method.
-        if (auto method = bound_method(object, expr.name)) return *method;
-        return ops::get_attribute(object, expr.name);
-      }
+      // Jinja2 tries the Python attribute first: d.items is the method.
       if (auto method = bound_method(object, expr.name)) return *method;
       return ops::get_attribute(object, expr.name);
     }
