@@ -19,10 +19,10 @@ namespace tether::jinja {
 namespace {
 
 constexpr std::array kFilters = {
-    "abs", "attr", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first",
+    "abs", "attr", "batch", "capitalize", "count", "d", "default", "dictsort", "e", "escape", "first",
     "float", "format", "indent", "int", "items", "join", "last", "length", "list", "lower", "map",
     "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select",
-    "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "unique", "upper"};
+    "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount"};
 
 std::string require_string(const Value& value, std::string_view filter) {
   if (value.is_string()) return value.as_string();
@@ -294,13 +294,23 @@ Value round_value(const Value& value, CallArgs& args) {
   if (!value.is_number()) throw_error(ErrorCode::kInvalidArgument, "round needs a number, not '{}'", value.type_name());
   const int64_t precision = std::clamp<int64_t>(args::int_or(args, 0, "precision", 0), -300, 300);
   const std::string method = args::string_or(args, 1, "method", "common");
-  const double scale = std::pow(10.0, static_cast<double>(precision));
-  double x = value.as_double() * scale;
-  if (method == "common") x = std::nearbyint(x);  // round-half-even, as Python's round
-  else if (method == "ceil") x = std::ceil(x);
-  else if (method == "floor") x = std::floor(x);
-  else throw_error(ErrorCode::kInvalidArgument, "method must be common, ceil or floor");
-  x /= scale;
+  if (method != "common" && method != "ceil" && method != "floor")
+    throw_error(ErrorCode::kInvalidArgument, "method must be common, ceil or floor");
+  double x = value.as_double();
+  if (method == "common" && precision >= 0 && std::isfinite(x)) {
+    // Python rounds the exact binary value (2.675 -> 2.67), ties to even;
+    // printf does the same.
+    char buf[512];
+    std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(std::min<int64_t>(precision, 300)), x);
+    x = std::strtod(buf, nullptr);
+  } else if (std::isfinite(x)) {
+    const double scale = std::pow(10.0, static_cast<double>(precision));
+    x *= scale;
+    if (method == "common") x = std::nearbyint(x);
+    else if (method == "ceil") x = std::ceil(x);
+    else x = std::floor(x);
+    x /= scale;
+  }
   if (value.is_int() && method == "common") return Value::integer(static_cast<int64_t>(x));
   return Value::floating(x);
 }
@@ -353,7 +363,8 @@ Value apply_filter(Interpreter& interpreter, std::string_view name, const Value&
                                        args::int_or(args, 2, "count", -1), interpreter.max_bytes()));
   }
   if (name == "join") {
-    const std::string separator = args::string_or(args, 0, "d", "");
+    const Value* separator_arg = args.find(0, "d");
+    const std::string separator = separator_arg ? soft_str(interpreter, *separator_arg) : std::string();
     const std::string* attribute = args::optional_string(args, 1, "attribute");
     std::string out;
     bool first = true;
@@ -439,6 +450,47 @@ Value apply_filter(Interpreter& interpreter, std::string_view name, const Value&
   if (name == "attr") {
     const std::string attribute = require_string(args::required(args, 0, "name", "attr"), "attr");
     return ops::get_attribute(value, attribute);
+  }
+  if (name == "wordcount") {
+    return Value::integer(static_cast<int64_t>(text::split(soft_str(interpreter, value), nullptr, -1).size()));
+  }
+  if (name == "batch") {
+    const int64_t size = args::int_or(args, 0, "linecount", 1);
+    if (size <= 0) throw_error(ErrorCode::kInvalidArgument, "batch size must be positive");
+    const Value* fill = args.find(1, "fill_with");
+    Array out;
+    Array current;
+    for (const Value& item : ops::iterate(value)) {
+      interpreter.charge(1);
+      current.push_back(item);
+      if (static_cast<int64_t>(current.size()) == size) out.push_back(Value::array(std::move(current))), current = {};
+    }
+    if (!current.empty()) {
+      if (fill && !fill->is_none())
+        while (static_cast<int64_t>(current.size()) < size) current.push_back(*fill);
+      out.push_back(Value::array(std::move(current)));
+    }
+    return Value::array(std::move(out));
+  }
+  if (name == "truncate") {
+    const std::string s = soft_str(interpreter, value);
+    const int64_t length = args::int_or(args, 0, "length", 255);
+    const bool killwords = args::bool_or(args, 1, "killwords", false);
+    const std::string end = args::string_or(args, 2, "end", "...");
+    const int64_t leeway = args::int_or(args, 3, "leeway", 5);
+    const std::vector<size_t> starts = utf8::boundaries(s);
+    const auto code_points = static_cast<int64_t>(starts.size() - 1);
+    if (length < static_cast<int64_t>(utf8::length(end)))
+      throw_error(ErrorCode::kInvalidArgument, "expected length >= {}, got {}", utf8::length(end), length);
+    if (leeway < 0) throw_error(ErrorCode::kInvalidArgument, "expected leeway >= 0, got {}", leeway);
+    if (code_points <= length + leeway) return Value::string(s);
+    const auto keep = static_cast<size_t>(length - static_cast<int64_t>(utf8::length(end)));
+    std::string head = s.substr(0, starts[keep]);
+    if (!killwords) {
+      const size_t space = head.rfind(' ');
+      if (space != std::string::npos) head.resize(space);
+    }
+    return Value::string(head + end);
   }
   if (name == "e" || name == "escape") {
     std::string out;

@@ -32,9 +32,9 @@ class DepthGuard {
 
 namespace {
 
-// Thrown by exec for `raise_exception` and friends is a plain Error; this
-// marker keeps the position from being added twice when errors propagate
-// through nested renders (macros).
+// Errors from helpers carry no position; render() prefixes the position of
+// the innermost expression evaluated. The prefix marks messages that
+// already have one.
 constexpr std::string_view kErrorPrefix = "template error at ";
 
 }  // namespace
@@ -155,7 +155,6 @@ Interpreter::Flow Interpreter::exec(const Stmt& stmt, std::string& out) {
       return flow;
     }
     case Stmt::Kind::kPassThrough:
-    case Stmt::Kind::kCallBlock:
       return exec_body(stmt.bodies[0], out);
   }
   return Flow::kNormal;
@@ -193,29 +192,42 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& stmt, std::string& out) {
   }
   const size_t count = items.size();
   Flow result = Flow::kNormal;
+  // One loop object per loop, updated in place each iteration (as Jinja2's
+  // LoopContext is), saving a dozen allocations per iteration.
+  const auto n = static_cast<int64_t>(count);
+  Value loop_value = Value::object();
+  Object& loop = loop_value.mutable_object();
+  for (const char* key : {"index", "index0", "revindex", "revindex0", "first", "last", "length", "depth", "depth0",
+                          "previtem", "nextitem", "cycle"})
+    loop.set(key, Value());
+  loop.set("length", Value::integer(n));
+  loop.set("depth", Value::integer(1));
+  loop.set("depth0", Value::integer(0));
+  auto cycle_index = std::make_shared<size_t>(0);
+  loop.set("cycle", Value::function("cycle", [cycle_index](Interpreter&, CallArgs& args) {
+             if (args.positional.empty()) throw_error(ErrorCode::kInvalidArgument, "no items for cycling given");
+             return args.positional[*cycle_index % args.positional.size()];
+           }));
+  Value* slots[7];
+  const char* slot_names[7] = {"index", "index0", "revindex", "revindex0", "first", "last", "previtem"};
+  for (size_t i = 0; i < 7; ++i) slots[i] = loop.find(slot_names[i]);
+  Value* nextitem = loop.find("nextitem");
   for (size_t index = 0; index < count; ++index) {
     charge(1);
+    // Names set in the body belong to one iteration, as in Jinja2.
+    scopes_.back().variables.clear();
     bind_targets(items[index]);
-    Object loop;
-    const auto n = static_cast<int64_t>(count);
     const auto i = static_cast<int64_t>(index);
-    loop.set("index", Value::integer(i + 1));
-    loop.set("index0", Value::integer(i));
-    loop.set("revindex", Value::integer(n - i));
-    loop.set("revindex0", Value::integer(n - i - 1));
-    loop.set("first", Value::boolean(index == 0));
-    loop.set("last", Value::boolean(index + 1 == count));
-    loop.set("length", Value::integer(n));
-    loop.set("depth", Value::integer(1));
-    loop.set("depth0", Value::integer(0));
-    loop.set("previtem", index > 0 ? items[index - 1] : Value::undefined("previtem"));
-    loop.set("nextitem", index + 1 < count ? items[index + 1] : Value::undefined("nextitem"));
-    loop.set("cycle", Value::function("cycle", [index](Interpreter&, CallArgs& args) {
-               if (args.positional.empty())
-                 throw_error(ErrorCode::kInvalidArgument, "no items for cycling given");
-               return args.positional[index % args.positional.size()];
-             }));
-    assign("loop", Value::object(std::move(loop)));
+    *cycle_index = index;
+    *slots[0] = Value::integer(i + 1);
+    *slots[1] = Value::integer(i);
+    *slots[2] = Value::integer(n - i);
+    *slots[3] = Value::integer(n - i - 1);
+    *slots[4] = Value::boolean(index == 0);
+    *slots[5] = Value::boolean(index + 1 == count);
+    *slots[6] = index > 0 ? items[index - 1] : Value::undefined("previtem");
+    *nextitem = index + 1 < count ? items[index + 1] : Value::undefined("nextitem");
+    assign("loop", loop_value);
     const Flow flow = exec_body(stmt.bodies[0], out);
     if (flow == Flow::kBreak) break;
   }
@@ -373,11 +385,7 @@ Value Interpreter::eval(const Expr& expr) {
     case Expr::Kind::kAttribute: {
       const Value object = eval(*expr.items[0]);
       error_offset_ = expr.offset;
-      if (object.is_object() && !object.is_namespace()) {
-        // Jinja2 tries the Python attribute first: d.items is the method.
-        if (auto method = bound_method(object, expr.name)) return *method;
-        return ops::get_attribute(object, expr.name);
-      }
+      // Jinja2 tries the Python attribute first: d.items is the method.
       if (auto method = bound_method(object, expr.name)) return *method;
       return ops::get_attribute(object, expr.name);
     }

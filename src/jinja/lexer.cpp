@@ -335,6 +335,9 @@ void Lexer::lex_string(char quote) {
           cp = cp * 16 + static_cast<uint32_t>(h);
         }
         if (cp > 0x10ffff) fail(pos_ - 2, "escape is not a Unicode code point");
+        // A lone surrogate cannot be written as UTF-8; Python keeps it, we
+        // substitute U+FFFD so rendered text stays valid UTF-8.
+        if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
         pos_ += count;
         utf8::append(value, cp);
         break;

@@ -61,7 +61,6 @@ struct Stmt {
     kMacro,       // macro name(params): bodies[0]
     kBreak,
     kContinue,
-    kCallBlock,   // call(params) expr: bodies[0] becomes `caller`
     kFilterBlock, // filter expr (a kFilter chain over a null operand): bodies[0]
     kPassThrough, // an extension block rendered as its body (generation)
   };

@@ -1,3 +1,4 @@
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -37,6 +38,7 @@ TEST(ChatTemplateGoldenTest, EveryTemplateAndCaseMatchesTheReference) {
   const auto& renders = golden.at("renders").as_object();
   int total = 0;
   int passed = 0;
+  double render_us = 0;
   for (const auto& [template_name, template_renders] : renders) {
     const auto path = testing::shared_testdata_dir() / "chat-templates" / (std::string(template_name) + ".jinja");
     std::optional<ChatTemplate> chat_template;
@@ -60,7 +62,9 @@ TEST(ChatTemplateGoldenTest, EveryTemplateAndCaseMatchesTheReference) {
       input.now = std::chrono::sys_days{std::chrono::year{2026} / 1 / 15} + std::chrono::hours{12};
       const bool ok = expected.at("ok").as_bool();
       try {
+        const auto start = std::chrono::steady_clock::now();
         const std::string text = chat_template->render(input);
+        render_us += std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
         if (!ok) {
           ADD_FAILURE() << template_name << " / " << case_name << ": rendered, but the reference raised "
                         << expected.at("error");
@@ -82,7 +86,8 @@ TEST(ChatTemplateGoldenTest, EveryTemplateAndCaseMatchesTheReference) {
       }
     }
   }
-  std::cout << "golden chat templates: " << passed << " / " << total << " renders match\n";
+  std::cout << "golden chat templates: " << passed << " / " << total << " renders match, "
+            << render_us / total << " us per render on average\n";
   EXPECT_EQ(passed, total);
   EXPECT_GE(total, 13 * 6);
 }

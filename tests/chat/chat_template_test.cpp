@@ -11,6 +11,8 @@
 #include "common/error.h"
 #include "engine/gguf/gguf_file.h"
 #include "engine/gguf/gguf_writer.h"
+#include "engine/model/model_maker.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace tether::chat {
 namespace {
@@ -180,6 +182,35 @@ TEST(ChatTemplateTest, TwentyMessagesRenderWellUnderAMillisecond) {
   std::cout << "ChatML, 20 messages: " << us << " us per render\n";
   EXPECT_GT(bytes, 0u);
   EXPECT_LT(us, 1000.0);
+}
+
+}  // namespace
+}  // namespace tether::chat
+
+namespace tether::chat {
+namespace {
+
+// The demo model carries our ChatML; its render tokenizes into the model's
+// control tokens, so the prompt the engine sees is well-formed ChatML.
+TEST(ChatTemplateTest, DemoModelTemplateRendersIntoItsControlTokens) {
+  model::MakeModelOptions options;
+  options.shape = model::model_shape_preset("tiny");
+  options.shape.vocab_size = 1024;
+  model::ModelMaker maker(options);
+  const auto file = gguf::GgufFile::from_bytes(maker.write_to_memory(), "demo");
+  const ChatTemplate chat_template = chat_template_for(file);
+  EXPECT_EQ(chat_template.source(), ChatTemplate::chatml_source());
+  const std::string prompt = chat_template.render(input_from(R"([{"role": "user", "content": "Hi"}])"));
+  const auto tokenizer = tokenizer::Tokenizer::from_gguf(file);
+  tokenizer::EncodeOptions encode;
+  encode.parse_special = true;
+  const auto ids = tokenizer.encode(prompt, encode);
+  std::string specials;
+  for (const auto id : ids) {
+    const std::string& piece = tokenizer.token_to_piece(id, true);
+    if (piece.rfind("<|", 0) == 0) specials += piece;
+  }
+  EXPECT_EQ(specials, "<|im_start|><|im_end|><|im_start|>");
 }
 
 }  // namespace

@@ -64,6 +64,17 @@ TEST(BuiltinFiltersTest, NumbersAndDefaults) {
   EXPECT_EQ(render("{{ x|default('d') }} {{ none|default('d') }} {{ ''|default('d', true) }} {{ '42'|int + 1 }} "
                    "{{ '3.7'|int }} {{ 'x'|int }} {{ '2.5'|float }} {{ -3|abs }} {{ 2.5|round }} {{ 3.14159|round(2) }}"),
             "d None d 43 3 0 2.5 3 2.0 3.14");
+  EXPECT_EQ(render("{{ -0.5|round }} {{ 0.5|round }} {{ 1.5|round }} {{ 2.675|round(2) }} {{ 15|round(-1) }}"),
+            "-0.0 0.0 2.0 2.67 20");
+}
+
+TEST(BuiltinFiltersTest, TruncateBatchWordcountAndJoinSeparators) {
+  EXPECT_EQ(render("{{ 'hello world foo bar'|truncate(9) }}|{{ 'hello world foo bar'|truncate(9, true) }}|"
+                   "{{ 'hello world foo bar baz qux'|truncate(12, false, '..', 0) }}|{{ 'hello'|truncate(3) }}"),
+            "hello...|hello ...|hello..|hello");
+  EXPECT_EQ(render("{{ [1,2,3] | batch(2) | list }} {{ [1,2,3] | batch(2, 'x') | list }} {{ 'a b' | wordcount }}"),
+            "[[1, 2], [3]] [[1, 2], [3, 'x']] 2");
+  EXPECT_EQ(render("{{ [1,2] | join(none) }}"), "1None2");
 }
 
 }  // namespace

@@ -94,6 +94,9 @@ TEST(InterpreterTest, SetIsScopedToLoopsAndNamespacesCarryOut) {
                    "{{ ns.x }}"),
             "4");
   EXPECT_EQ(render("{% set b %}hello {{ 1 }}{% endset %}[{{ b }}]"), "[hello 1]");
+  // Names set in a loop body last one iteration.
+  EXPECT_EQ(render("{% for i in [1, 2] %}{% if loop.first %}{% set z = 1 %}{% endif %}{{ z }}{% endfor %}"), "1");
+  EXPECT_EQ(render("{% set x = 1 %}{% for i in [1,2] %}{{ x }}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}"), "12121");
   EXPECT_EQ(render("{% set b | upper %}hi{% endset %}{{ b }}"), "HI");
   EXPECT_EQ(render("{% set a, b = 1, 2 %}{{ a }}{{ b }}"), "12");
   EXPECT_THROW(render("{% set x = 1 %}{% set x.y = 2 %}"), Error);
