@@ -523,29 +523,16 @@ Grammar JsonSchemaCompiler::object_type(const json::object& schema, int32_t dept
   // Properties in schema order, the optional ones skippable: after[i] is
   // what may follow once members before i are settled, given that one was
   // already emitted (so a comma comes first); first[i] the same when none
-  // was. Both share their tails, so the grammar is O(n^2) at worst.
+  // was. Linear in the number of properties.
   const size_t n = members.size();
-  charge(static_cast<int64_t>(n * n / 8));
+  charge(static_cast<int64_t>(n));
   std::vector<Grammar> after(n + 1);
   std::vector<Grammar> first(n + 1);
-  for (size_t i = n + 1; i-- > 0;) {
-    std::vector<Grammar> next_alternatives;
-    std::vector<Grammar> first_alternatives;
-    bool all_optional = true;
-    for (size_t j = i; j < n; ++j) {
-      next_alternatives.push_back(sequence({literal(","), ws_, members[j].grammar, after[j + 1]}));
-      first_alternatives.push_back(sequence({members[j].grammar, after[j + 1]}));
-      if (members[j].required) {
-        all_optional = false;
-        break;
-      }
-    }
-    if (all_optional) {
-      next_alternatives.emplace_back();
-      first_alternatives.emplace_back();
-    }
-    after[i] = choice(std::move(next_alternatives));
-    first[i] = choice(std::move(first_alternatives));
+  for (size_t i = n; i-- > 0;) {
+    const Grammar emit_after = sequence({literal(","), ws_, members[i].grammar, after[i + 1]});
+    const Grammar emit_first = sequence({members[i].grammar, after[i + 1]});
+    after[i] = members[i].required ? emit_after : choice({emit_after, after[i + 1]});
+    first[i] = members[i].required ? emit_first : choice({emit_first, first[i + 1]});
   }
   return sequence({literal("{"), ws_, first[0], ws_, literal("}")});
 }
