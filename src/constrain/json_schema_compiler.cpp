@@ -176,6 +176,11 @@ Grammar same_length_range(std::string_view x, std::string_view y) {
     for (char c = from; c <= to; ++c) set.push_back(c);
     return byte_class(set);
   };
+  // Any digits: without this shortcut both sides would recurse at every
+  // position (exponential in the length).
+  if (x.find_first_not_of('0') == std::string_view::npos && y.find_first_not_of('9') == std::string_view::npos) {
+    return repeat(digits('0', '9'), static_cast<int32_t>(x.size()), static_cast<int32_t>(x.size()));
+  }
   if (x[0] == y[0]) return sequence({literal(x.substr(0, 1)), same_length_range(x.substr(1), y.substr(1))});
   const size_t rest = x.size() - 1;
   std::vector<Grammar> alternatives;

@@ -147,6 +147,15 @@ TEST(JsonSchemaCompilerTest, IntegerBoundsExactly) {
   EXPECT_TRUE(matches(draft4, "1"));
   EXPECT_TRUE(matches(draft4, "1234567890123456"));
   EXPECT_NE(error_of(R"({"type": "integer", "minimum": 5, "maximum": 4})").find("no value"), std::string::npos);
+  // Wide ranges stay small grammars (digit ranges are linear in the length).
+  const std::string wide = R"({"type": "integer", "minimum": -1234567890123, "maximum": 9876543210987654})";
+  EXPECT_LT(GrammarProgram(json_schema(json::parse(wide))).size(), 2000u);
+  EXPECT_TRUE(matches(wide, "-1234567890123"));
+  EXPECT_FALSE(matches(wide, "-1234567890124"));
+  EXPECT_TRUE(matches(wide, "9876543210987654"));
+  EXPECT_FALSE(matches(wide, "9876543210987655"));
+  EXPECT_TRUE(matches(wide, "5555555555555555"));
+  EXPECT_LT(GrammarProgram(json_schema(json::parse(R"({"type": "number", "exclusiveMaximum": 2.5})"))).size(), 2000u);
 }
 
 TEST(JsonSchemaCompilerTest, NumberBoundsStayInside) {
