@@ -20,15 +20,58 @@ namespace {
 constexpr std::string_view kQwen2Pattern =
     R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-constexpr std::string_view kChatMlTemplate =
-    "{%- for message in messages %}\n"
-    "{{- '<|im_start|>' + message['role'] + '\\n' }}\n"
-    "{%- if message['content'] is string %}{{ message['content'] }}{% endif %}\n"
-    "{{- '<|im_end|>\\n' }}\n"
-    "{%- endfor %}\n"
-    "{%- if add_generation_prompt %}\n"
-    "{{- '<|im_start|>assistant\\n' }}\n"
-    "{%- endif %}";
+// tether's ChatML template (rendered by src/jinja): system, user and
+// assistant turns in <|im_start|>/<|im_end|>; tools offered Hermes-style as
+// JSON signatures in <tools>, calls as <tool_call> JSON, tool results as
+// <tool_response> inside one user turn per run of tool messages.
+constexpr std::string_view kChatMlTemplate = R"TEMPLATE({%- set ns = namespace(system='', start=0) -%}
+{%- if messages and messages[0].role == 'system' -%}
+  {%- set ns.system = messages[0].content if messages[0].content is string else '' -%}
+  {%- set ns.start = 1 -%}
+{%- endif -%}
+{%- if tools or ns.start == 1 -%}
+  {{- '<|im_start|>system\n' ~ ns.system -}}
+  {%- if tools -%}
+    {{- ('\n\n' if ns.system else '') ~ '# Tools\n\nYou may call the functions whose JSON signatures are listed in <tools></tools>:\n<tools>' -}}
+    {%- for tool in tools -%}
+      {{- '\n' ~ (tool | tojson) -}}
+    {%- endfor -%}
+    {{- '\n</tools>\n\nTo call a function, reply with one JSON object per call, each inside <tool_call></tool_call> tags:\n<tool_call>\n{"name": <function-name>, "arguments": <arguments-object>}\n</tool_call>' -}}
+  {%- endif -%}
+  {{- '<|im_end|>\n' -}}
+{%- endif -%}
+{%- for message in messages[ns.start:] -%}
+  {%- if message.role == 'tool' -%}
+    {%- if loop.first or loop.previtem.role != 'tool' -%}
+      {{- '<|im_start|>user' -}}
+    {%- endif -%}
+    {{- '\n<tool_response>\n' ~ (message.content if message.content is string else message.content | tojson) ~ '\n</tool_response>' -}}
+    {%- if loop.last or loop.nextitem.role != 'tool' -%}
+      {{- '<|im_end|>\n' -}}
+    {%- endif -%}
+  {%- else -%}
+    {{- '<|im_start|>' ~ message.role ~ '\n' -}}
+    {%- if message.content is string -%}
+      {{- message.content -}}
+    {%- elif message.content is iterable and message.content is not mapping -%}
+      {%- for part in message.content -%}
+        {%- if part.type == 'text' -%}
+          {{- part.text -}}
+        {%- endif -%}
+      {%- endfor -%}
+    {%- endif -%}
+    {%- if message.role == 'assistant' and message.tool_calls -%}
+      {%- for call in message.tool_calls -%}
+        {%- set fn = call.function if call.function is defined else call -%}
+        {{- ('\n' if message.content or not loop.first else '') ~ '<tool_call>\n{"name": ' ~ (fn.name | tojson) ~ ', "arguments": ' ~ (fn.arguments if fn.arguments is string else fn.arguments | tojson) ~ '}\n</tool_call>' -}}
+      {%- endfor -%}
+    {%- endif -%}
+    {{- '<|im_end|>\n' -}}
+  {%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}
+  {{- '<|im_start|>assistant\n' -}}
+{%- endif -%})TEMPLATE";
 
 void append_utf8(std::string& out, uint32_t code_point) {
   if (code_point < 0x80) {

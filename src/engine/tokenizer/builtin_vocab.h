@@ -56,7 +56,8 @@ std::string byte_to_unicode(uint8_t byte);
 // and space runs). Exposed for tests.
 std::vector<std::string> pre_tokenize_qwen2(std::string_view text);
 
-// A ChatML chat template (Jinja) for tokenizer.chat_template:
+// tether's ChatML chat template (Jinja) for tokenizer.chat_template, also
+// the fallback for models without one (chat::ChatTemplate::chatml_source):
 // "<|im_start|>{role}\n{content}<|im_end|>\n" per message, and
 // "<|im_start|>assistant\n" when add_generation_prompt is set.
 std::string_view chatml_chat_template();

@@ -1,0 +1,187 @@
+#include "cli/serve_config.h"
+
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "common/error.h"
+#include "engine/model/demo_model.h"
+
+namespace tether::cli {
+namespace {
+
+std::string mark_of(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  return mark.line >= 0 ? fmt::format("line {}", mark.line + 1) : std::string("?");
+}
+
+std::string scalar(const YAML::Node& node, std::string_view source, std::string_view key) {
+  if (!node.IsScalar()) {
+    throw_error(ErrorCode::kInvalidArgument, "{}: {}: '{}' must be a scalar value", source, mark_of(node), key);
+  }
+  return node.Scalar();
+}
+
+std::string as_string(const YAML::Node& node, std::string_view source, std::string_view key) {
+  if (node.IsNull()) return {};
+  return scalar(node, source, key);
+}
+
+int64_t as_integer(const YAML::Node& node, std::string_view source, std::string_view key, int64_t min,
+                   int64_t max) {
+  const std::string text = scalar(node, source, key);
+  size_t used = 0;
+  int64_t value = 0;
+  try {
+    value = std::stoll(text, &used, 10);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size()) {
+    throw_error(ErrorCode::kInvalidArgument, "{}: {}: '{}' must be an integer, got '{}'", source, mark_of(node), key,
+                text);
+  }
+  if (value < min || value > max) {
+    throw_error(ErrorCode::kInvalidArgument, "{}: {}: '{}' must be in [{}, {}], got {}", source, mark_of(node), key,
+                min, max, value);
+  }
+  return value;
+}
+
+bool as_bool(const YAML::Node& node, std::string_view source, std::string_view key) {
+  const std::string text = scalar(node, source, key);
+  if (text == "true" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "no" || text == "off") return false;
+  throw_error(ErrorCode::kInvalidArgument, "{}: {}: '{}' must be true or false, got '{}'", source, mark_of(node),
+              key, text);
+}
+
+std::chrono::milliseconds as_ms(const YAML::Node& node, std::string_view source, std::string_view key) {
+  return std::chrono::milliseconds(as_integer(node, source, key, 1, int64_t{24} * 3600 * 1000));
+}
+
+}  // namespace
+
+std::string ServeConfig::served_model_name() const {
+  if (!model_name.empty()) return model_name;
+  if (model == model::kDemoModelArg) return "demo";
+  std::filesystem::path path(model);
+  return path.extension() == ".gguf" ? path.stem().string() : path.filename().string();
+}
+
+sched::EngineOptions ServeConfig::engine_options() const {
+  sched::EngineOptions options;
+  options.threads = threads;
+  options.kv_memory_bytes = static_cast<size_t>(kv_memory_mb) << 20;
+  options.max_running = max_running;
+  options.max_queued = max_queued;
+  options.persistent_cache_dir = prefix_cache_dir;
+  options.persistent_cache_max_bytes = static_cast<uint64_t>(prefix_cache_max_mb) << 20;
+  return options;
+}
+
+void ServeConfig::validate() const {
+  if (model.empty()) throw_error(ErrorCode::kInvalidArgument, "model must not be empty");
+  if (threads < 0 || threads > 1024) throw_error(ErrorCode::kInvalidArgument, "threads must be in [0, 1024], got {}", threads);
+  if (kv_memory_mb < 1 || kv_memory_mb > (int64_t{1} << 24)) {
+    throw_error(ErrorCode::kInvalidArgument, "kv_memory must be in [1, 16777216] MiB, got {}", kv_memory_mb);
+  }
+  if (max_running < 1 || max_running > 4096) {
+    throw_error(ErrorCode::kInvalidArgument, "max_running must be in [1, 4096], got {}", max_running);
+  }
+  if (max_queued < 0 || max_queued > 1'000'000) {
+    throw_error(ErrorCode::kInvalidArgument, "max_queued must be in [0, 1000000], got {}", max_queued);
+  }
+  if (server.io_threads < 1 || server.io_threads > 256) {
+    throw_error(ErrorCode::kInvalidArgument, "io_threads must be in [1, 256], got {}", server.io_threads);
+  }
+  if (drain_timeout_ms < 0) throw_error(ErrorCode::kInvalidArgument, "drain_timeout_ms must not be negative");
+  for (const ModelAlias& alias : aliases) {
+    if (alias.alias.empty() || alias.model.empty()) {
+      throw_error(ErrorCode::kInvalidArgument, "model aliases need a name and a model");
+    }
+  }
+}
+
+void apply_serve_config_yaml(std::string_view yaml_text, std::string_view source, ServeConfig& config) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    throw_error(ErrorCode::kInvalidArgument, "{}: invalid YAML: {}", source, e.what());
+  }
+  if (root.IsNull()) return;  // an empty file says nothing
+  if (!root.IsMap()) throw_error(ErrorCode::kInvalidArgument, "{}: the top level must be a mapping of keys", source);
+  constexpr int64_t kIntMax = std::numeric_limits<int32_t>::max();
+  for (const auto& item : root) {
+    if (!item.first.IsScalar()) throw_error(ErrorCode::kInvalidArgument, "{}: keys must be plain names", source);
+    const std::string key = item.first.Scalar();
+    const YAML::Node& value = item.second;
+    if (key == "model") {
+      config.model = scalar(value, source, key);
+    } else if (key == "model_name") {
+      config.model_name = as_string(value, source, key);
+    } else if (key == "aliases") {
+      if (value.IsNull()) continue;
+      if (!value.IsMap()) {
+        throw_error(ErrorCode::kInvalidArgument, "{}: {}: 'aliases' must map alias names to served model names",
+                    source, mark_of(value));
+      }
+      for (const auto& alias : value) {
+        config.aliases.push_back({scalar(alias.first, source, "aliases"), scalar(alias.second, source, "aliases")});
+      }
+    } else if (key == "host") {
+      config.server.host = scalar(value, source, key);
+    } else if (key == "port") {
+      config.server.port = static_cast<uint16_t>(as_integer(value, source, key, 0, 65535));
+    } else if (key == "api_key") {
+      config.server.api_key = as_string(value, source, key);
+    } else if (key == "threads") {
+      config.threads = static_cast<int32_t>(as_integer(value, source, key, 0, 1024));
+    } else if (key == "kv_memory") {
+      config.kv_memory_mb = as_integer(value, source, key, 1, int64_t{1} << 24);
+    } else if (key == "max_running") {
+      config.max_running = static_cast<int32_t>(as_integer(value, source, key, 1, 4096));
+    } else if (key == "max_queued") {
+      config.max_queued = static_cast<int32_t>(as_integer(value, source, key, 0, 1'000'000));
+    } else if (key == "prefix_cache_dir") {
+      config.prefix_cache_dir = as_string(value, source, key);
+    } else if (key == "prefix_cache_max_mb") {
+      config.prefix_cache_max_mb = as_integer(value, source, key, 0, int64_t{1} << 30);
+    } else if (key == "io_threads") {
+      config.server.io_threads = static_cast<int>(as_integer(value, source, key, 1, 256));
+    } else if (key == "max_connections") {
+      config.server.max_connections = static_cast<size_t>(as_integer(value, source, key, 1, kIntMax));
+    } else if (key == "max_header_bytes") {
+      config.server.max_header_bytes = static_cast<size_t>(as_integer(value, source, key, 1024, kIntMax));
+    } else if (key == "max_body_bytes") {
+      config.server.max_body_bytes = static_cast<size_t>(as_integer(value, source, key, 1, int64_t{1} << 40));
+    } else if (key == "header_timeout_ms") {
+      config.server.header_timeout = as_ms(value, source, key);
+    } else if (key == "body_timeout_ms") {
+      config.server.body_timeout = as_ms(value, source, key);
+    } else if (key == "idle_timeout_ms") {
+      config.server.idle_timeout = as_ms(value, source, key);
+    } else if (key == "write_timeout_ms") {
+      config.server.write_timeout = as_ms(value, source, key);
+    } else if (key == "drain_timeout_ms") {
+      config.drain_timeout_ms = as_integer(value, source, key, 0, int64_t{24} * 3600 * 1000);
+    } else if (key == "access_log") {
+      config.server.access_log = as_bool(value, source, key);
+    } else {
+      throw_error(ErrorCode::kInvalidArgument, "{}: {}: unknown key '{}'", source, mark_of(item.first), key);
+    }
+  }
+}
+
+void apply_serve_config_file(const std::filesystem::path& path, ServeConfig& config) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_error(ErrorCode::kNotFound, "cannot open config file {}", path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  apply_serve_config_yaml(text.str(), path.string(), config);
+}
+
+}  // namespace tether::cli

@@ -1,0 +1,125 @@
+#include "cli/serve_config.h"
+
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "test_paths.h"
+
+namespace tether::cli {
+namespace {
+
+TEST(ServeConfigTest, ParsesEveryKey) {
+  ServeConfig config;
+  apply_serve_config_yaml(R"(
+model: /models/qwen.gguf
+model_name: qwen
+aliases:
+  "@cf/moonshotai/kimi-k2.5": qwen
+  gpt-4o: qwen
+host: 0.0.0.0
+port: 9000
+api_key: sk-test
+threads: 4
+kv_memory: 512
+max_running: 16
+max_queued: 64
+prefix_cache_dir: /tmp/kv
+prefix_cache_max_mb: 100
+io_threads: 2
+max_connections: 100
+max_header_bytes: 8192
+max_body_bytes: 1000000
+header_timeout_ms: 1000
+body_timeout_ms: 2000
+idle_timeout_ms: 3000
+write_timeout_ms: 4000
+drain_timeout_ms: 5000
+access_log: false
+)",
+                          "test.yaml", config);
+  EXPECT_EQ(config.model, "/models/qwen.gguf");
+  EXPECT_EQ(config.served_model_name(), "qwen");
+  ASSERT_EQ(config.aliases.size(), 2u);
+  EXPECT_EQ(config.aliases[0].alias, "@cf/moonshotai/kimi-k2.5");
+  EXPECT_EQ(config.aliases[0].model, "qwen");
+  EXPECT_EQ(config.server.host, "0.0.0.0");
+  EXPECT_EQ(config.server.port, 9000);
+  EXPECT_EQ(config.server.api_key, "sk-test");
+  EXPECT_EQ(config.threads, 4);
+  EXPECT_EQ(config.kv_memory_mb, 512);
+  EXPECT_EQ(config.max_running, 16);
+  EXPECT_EQ(config.max_queued, 64);
+  EXPECT_EQ(config.prefix_cache_dir, "/tmp/kv");
+  EXPECT_EQ(config.server.io_threads, 2);
+  EXPECT_EQ(config.server.max_connections, 100u);
+  EXPECT_EQ(config.server.max_header_bytes, 8192u);
+  EXPECT_EQ(config.server.max_body_bytes, 1000000u);
+  EXPECT_EQ(config.server.header_timeout.count(), 1000);
+  EXPECT_EQ(config.server.body_timeout.count(), 2000);
+  EXPECT_EQ(config.server.idle_timeout.count(), 3000);
+  EXPECT_EQ(config.server.write_timeout.count(), 4000);
+  EXPECT_EQ(config.drain_timeout_ms, 5000);
+  EXPECT_FALSE(config.server.access_log);
+  const sched::EngineOptions engine = config.engine_options();
+  EXPECT_EQ(engine.kv_memory_bytes, size_t{512} << 20);
+  EXPECT_EQ(engine.persistent_cache_dir, "/tmp/kv");
+  EXPECT_EQ(engine.persistent_cache_max_bytes, uint64_t{100} << 20);
+  EXPECT_NO_THROW(config.validate());
+}
+
+TEST(ServeConfigTest, DefaultsAndDerivedModelName) {
+  ServeConfig config;
+  apply_serve_config_yaml("", "empty.yaml", config);
+  EXPECT_EQ(config.model, "demo");
+  EXPECT_EQ(config.served_model_name(), "demo");
+  EXPECT_EQ(config.server.host, "127.0.0.1");
+  EXPECT_EQ(config.server.port, 8080);
+  config.model = "/x/y/Qwen2.5-0.5B-Q8_0.gguf";
+  EXPECT_EQ(config.served_model_name(), "Qwen2.5-0.5B-Q8_0");
+}
+
+std::string error_of(const std::string& yaml) {
+  ServeConfig config;
+  try {
+    apply_serve_config_yaml(yaml, "bad.yaml", config);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(ServeConfigTest, UnknownKeysAndBadTypesAreClearErrors) {
+  EXPECT_EQ(error_of("port: 80\nmodle: x\n"), "bad.yaml: line 2: unknown key 'modle'");
+  EXPECT_EQ(error_of("port: eighty\n"), "bad.yaml: line 1: 'port' must be an integer, got 'eighty'");
+  EXPECT_EQ(error_of("port: 70000\n"), "bad.yaml: line 1: 'port' must be in [0, 65535], got 70000");
+  EXPECT_EQ(error_of("threads: 2.5\n"), "bad.yaml: line 1: 'threads' must be an integer, got '2.5'");
+  EXPECT_EQ(error_of("host: [a, b]\n"), "bad.yaml: line 1: 'host' must be a scalar value");
+  EXPECT_EQ(error_of("aliases: [a]\n"), "bad.yaml: line 1: 'aliases' must map alias names to served model names");
+  EXPECT_EQ(error_of("access_log: maybe\n"), "bad.yaml: line 1: 'access_log' must be true or false, got 'maybe'");
+  EXPECT_EQ(error_of("- a\n- b\n"), "bad.yaml: the top level must be a mapping of keys");
+  EXPECT_NE(error_of("port: [1\n").find("bad.yaml: invalid YAML"), std::string::npos);
+  EXPECT_EQ(error_of("max_running: 0\n"), "bad.yaml: line 1: 'max_running' must be in [1, 4096], got 0");
+}
+
+TEST(ServeConfigTest, ReadsAFileAndReportsAMissingOne) {
+  const auto dir = testing::make_temp_dir("serve_config");
+  {
+    std::ofstream out(dir / "tether.yaml");
+    out << "port: 1234\n";
+  }
+  ServeConfig config;
+  apply_serve_config_file(dir / "tether.yaml", config);
+  EXPECT_EQ(config.server.port, 1234);
+  try {
+    apply_serve_config_file(dir / "missing.yaml", config);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  }
+}
+
+}  // namespace
+}  // namespace tether::cli
