@@ -161,7 +161,7 @@ VocabReport vocabulary_report(const std::string& path, const boost::json::value&
       "{{\"path\":\"{}\",\"n_vocab\":{},\"plain_string_tokens\":{},\"vocabulary_ms\":{:.1f},"
       "\"document_tokens\":{},\"mask_ms\":{{\"mean\":{:.4f},\"p95\":{:.4f},\"max\":{:.4f}}},"
       "\"state_mask_ms\":{{\"string_interior\":{:.4f},\"string_interior_allowed\":{},"
-      "\"json_value_in_array\":{:.4f},\"json_value_allowed\":{}}}",
+      "\"json_value_in_array\":{:.4f},\"json_value_allowed\":{}}}}}",
       path, vocabulary->n_tokens(), vocabulary->n_plain(), vocabulary_ms, tokens.size(), mean(times),
       quantile(times, 0.95), quantile(times, 1.0), string_ms, string_allowed, value_ms, value_allowed);
   return report;
@@ -240,7 +240,7 @@ void run_constrain_bench(const ConstrainBenchOptions& options) {
   std::string vocab_json;
   if (!options.vocab_path.empty()) {
     const VocabReport report = vocabulary_report(options.vocab_path, schema);
-    vocab_json = fmt::format(",\"vocab\":{},\"vocab_ratio\":{:.4f}}}", report.json,
+    vocab_json = fmt::format(",\"vocab\":{},\"vocab_ratio\":{:.4f}", report.json,
                              (plain_ms + report.mask_mean_ms) / plain_ms);
   }
   fmt::print(
