@@ -200,10 +200,10 @@ void run_constrain_bench(const ConstrainBenchOptions& options) {
   };
   Mode plain;
   Mode constrained;
-  const auto run = [&](int r, bool with_constraint, Mode& mode) {
+  const auto run = [&](int r, bool with_constraint, int32_t max_tokens, Mode& mode) {
     generation::GenerationRequest request;
     request.prompt = fmt::format("Describe user number {} as a JSON object with name, age and address:", r);
-    request.max_tokens = options.tokens;
+    request.max_tokens = max_tokens;
     request.sampling.temperature = 1.0f;
     request.sampling.seed = options.seed + static_cast<uint64_t>(r);
     request.sampling.ignore_eos = true;
@@ -219,13 +219,16 @@ void run_constrain_bench(const ConstrainBenchOptions& options) {
     boost::system::error_code error;
     boost::json::parse(result.text, error);
     mode.valid += !error;
+    return result.usage.completion_tokens;
   };
   Mode warm_up;
-  run(0, false, warm_up);  // pages in the weights
-  // Alternated, so that load from other processes hits both modes alike.
+  run(0, false, options.tokens, warm_up);  // pages in the weights
+  // Alternated, so that load from other processes hits both modes alike;
+  // the unconstrained run makes as many tokens as the constrained one
+  // (which may end early), so both decode at the same context lengths.
   for (int r = 0; r < options.repeats; ++r) {
-    run(r, false, plain);
-    run(r, true, constrained);
+    const int32_t made = run(r, true, options.tokens, constrained);
+    run(r, false, std::max(made, 2), plain);
   }
   const double plain_ms = quantile(plain.ms_per_token, 0.5);
   const double constrained_ms = quantile(constrained.ms_per_token, 0.5);
