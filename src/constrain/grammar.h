@@ -59,9 +59,14 @@ class Grammar {
 // space, tab or newline after `{`, `[`, `,`, `:` and before `}`, `]`.
 // Bounded so that a model cannot emit whitespace forever. `max_depth`
 // bounds the nesting of free-form JSON values and of recursive $refs.
+// `ignore_unsupported`: validation keywords json_schema cannot enforce
+// (pattern, minimum, ...) are skipped instead of refused; the output then
+// may not validate against them (for schemas that are hints, e.g. tools
+// without "strict": true).
 struct JsonOptions {
   int32_t max_whitespace = 1;
   int32_t max_depth = 8;
+  bool ignore_unsupported = false;
 };
 
 Grammar literal(std::string_view text);

@@ -171,26 +171,27 @@ void GrammarMatcher::settle(StackSet& set, size_t index) const {
         stack.pop_back();
         break;
       case Kind::kSequence:
-        if (frame.pos < static_cast<int32_t>(node.count)) {
+        if (frame.pos + 1 < static_cast<int32_t>(node.count)) {
           const uint32_t child = program_->child(node, static_cast<uint32_t>(frame.pos++));
           stack.push_back({child, 0, 0});
+        } else if (frame.pos + 1 == static_cast<int32_t>(node.count)) {
+          // The last part in tail position: it takes the sequence's place,
+          // so chains of sequences do not deepen the stack.
+          frame = {program_->child(node, static_cast<uint32_t>(frame.pos)), 0, 0};
         } else {
           stack.pop_back();
         }
         break;
       case Kind::kChoice: {
-        if (frame.pos != 0) {
-          stack.pop_back();
-          break;
-        }
-        frame.pos = 1;
+        // The chosen alternative takes the choice's place.
+        const uint32_t first = program_->child(node, 0);
         for (uint32_t i = 1; i < node.count; ++i) {
           const size_t other = spawn(index);
           if (other == SIZE_MAX) break;
-          set.stacks[other].push_back({program_->child(node, i), 0, 0});
+          set.stacks[other].back() = {program_->child(node, i), 0, 0};
           settle(set, other);
         }
-        set.stacks[index].push_back({program_->child(node, 0), 0, 0});
+        set.stacks[index].back() = {first, 0, 0};
         break;
       }
       case Kind::kRepeat: {
@@ -304,7 +305,7 @@ void GrammarMatcher::fill_mask(std::vector<uint64_t>& mask) {
   // walking the (smaller) trie of the others.
   bool in_string = true;
   int32_t room_left = 0;
-  for (size_t i = 0; i < state_.size && in_string; ++i) {
+  for (size_t i = 0; i < std::min(state_.size, kMaxStringMaskStacks) && in_string; ++i) {
     const Frame& top = state_.stacks[i].back();
     const GrammarProgram::Node& node = program_->node(top.node);
     in_string = node.kind == Kind::kJsonString && top.aux == kChar;
@@ -313,7 +314,11 @@ void GrammarMatcher::fill_mask(std::vector<uint64_t>& mask) {
       room_left = std::max(room_left, left);
     }
   }
+  // The walk costs its trie nodes times the stacks: past a few stacks,
+  // only the first ones are walked (allowing fewer tokens, never a wrong
+  // one: every stack is a way to a full match).
   levels_[0].assign(state_);
+  levels_[0].size = std::min(levels_[0].size, in_string ? kMaxStringMaskStacks : kMaxMaskStacks);
   if (in_string) {
     const std::vector<uint64_t>& plain = vocabulary.plain_upto(room_left);
     for (size_t w = 0; w < mask.size(); ++w) mask[w] |= plain[w];

@@ -40,7 +40,11 @@ class GrammarMatcher {
   // At most this many alternative stacks are kept (highly ambiguous
   // grammars); dropping some only narrows what may follow, every kept stack
   // still leads to a full match.
-  static constexpr size_t kMaxStacks = 1024;
+  static constexpr size_t kMaxStacks = 256;
+  // Stacks a mask walks: inside a string every stack goes deep into the
+  // trie, elsewhere most die within a byte or two.
+  static constexpr size_t kMaxMaskStacks = 128;
+  static constexpr size_t kMaxStringMaskStacks = 16;
 
   GrammarMatcher(std::shared_ptr<const GrammarProgram> program, std::shared_ptr<const Vocabulary> vocabulary);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <string_view>
 
 #include <boost/json/serialize.hpp>
@@ -23,8 +24,8 @@ constexpr std::array<std::string_view, 16> kAnnotations = {
 
 // Validation keywords we cannot honour in a grammar: a schema using them is
 // refused rather than silently not enforced.
-constexpr std::array<std::string_view, 25> kUnsupported = {
-    "pattern",          "minimum",          "maximum",        "exclusiveMinimum", "exclusiveMaximum",
+constexpr std::array<std::string_view, 21> kUnsupported = {
+    "pattern",
     "multipleOf",       "patternProperties", "propertyNames", "minProperties",    "maxProperties",
     "dependentRequired", "dependentSchemas", "dependencies",  "if",               "then",
     "else",             "not",              "contains",       "minContains",      "maxContains",
@@ -162,6 +163,147 @@ json::object siblings(const json::object& schema, std::string_view skip) {
 
 Grammar dead() { return never(); }
 
+// Numeric bounds are enforced on at most this many integer digits (the
+// number grammars' own limit).
+constexpr int64_t kMaxMagnitude = 9'999'999'999'999'999;  // 16 digits
+
+// Decimal strings of the same length from `x` to `y` (x <= y), digit by
+// digit: linear in the length.
+Grammar same_length_range(std::string_view x, std::string_view y) {
+  if (x.empty()) return Grammar();
+  const auto digits = [](char from, char to) {
+    std::string set;
+    for (char c = from; c <= to; ++c) set.push_back(c);
+    return byte_class(set);
+  };
+  // Any digits: without this shortcut both sides would recurse at every
+  // position (exponential in the length).
+  if (x.find_first_not_of('0') == std::string_view::npos && y.find_first_not_of('9') == std::string_view::npos) {
+    return repeat(digits('0', '9'), static_cast<int32_t>(x.size()), static_cast<int32_t>(x.size()));
+  }
+  if (x[0] == y[0]) return sequence({literal(x.substr(0, 1)), same_length_range(x.substr(1), y.substr(1))});
+  const size_t rest = x.size() - 1;
+  std::vector<Grammar> alternatives;
+  alternatives.push_back(sequence({literal(x.substr(0, 1)), same_length_range(x.substr(1), std::string(rest, '9'))}));
+  if (x[0] + 1 <= y[0] - 1) {
+    alternatives.push_back(sequence({digits(static_cast<char>(x[0] + 1), static_cast<char>(y[0] - 1)),
+                                     repeat(digits('0', '9'), static_cast<int32_t>(rest), static_cast<int32_t>(rest))}));
+  }
+  alternatives.push_back(sequence({literal(y.substr(0, 1)), same_length_range(std::string(rest, '0'), y.substr(1))}));
+  return choice(std::move(alternatives));
+}
+
+// The non-negative integers a..b as JSON writes them (no leading zeros).
+Grammar natural_range(int64_t a, int64_t b) {
+  if (a > b) return never();
+  std::vector<Grammar> alternatives;
+  int64_t low = 0;
+  int64_t high = 9;
+  for (int length = 1; length <= 16; ++length) {
+    const int64_t x = std::max(a, low);
+    const int64_t y = std::min(b, high);
+    if (x <= y) alternatives.push_back(same_length_range(std::to_string(x), std::to_string(y)));
+    if (high >= b) break;
+    low = high + 1;
+    high = high * 10 + 9;
+  }
+  return alternatives.empty() ? never() : choice(std::move(alternatives));
+}
+
+// minimum / maximum / exclusiveMinimum / exclusiveMaximum (numbers, or the
+// draft-4 booleans), as the integers a value's integer part may take.
+struct NumericBounds {
+  bool bounded = false;
+  double lo = -1e300;
+  double hi = 1e300;
+  bool lo_exclusive = false;
+  bool hi_exclusive = false;
+};
+
+NumericBounds numeric_bounds(const json::object& schema) {
+  NumericBounds bounds;
+  const auto number = [&](std::string_view key) -> const json::value* {
+    const json::value* value = schema.if_contains(key);
+    if (value != nullptr && !value->is_number() && !value->is_bool()) {
+      throw_error(ErrorCode::kInvalidArgument, "JSON Schema: '{}' must be a number", key);
+    }
+    return value;
+  };
+  if (const json::value* v = number("minimum"); v != nullptr && v->is_number()) {
+    bounds.lo = v->to_number<double>();
+    bounds.bounded = true;
+  }
+  if (const json::value* v = number("maximum"); v != nullptr && v->is_number()) {
+    bounds.hi = v->to_number<double>();
+    bounds.bounded = true;
+  }
+  if (const json::value* v = number("exclusiveMinimum")) {
+    if (v->is_bool()) {
+      bounds.lo_exclusive = v->as_bool();
+    } else if (v->to_number<double>() >= bounds.lo) {
+      bounds.lo = v->to_number<double>();
+      bounds.lo_exclusive = true;
+      bounds.bounded = true;
+    }
+  }
+  if (const json::value* v = number("exclusiveMaximum")) {
+    if (v->is_bool()) {
+      bounds.hi_exclusive = v->as_bool();
+    } else if (v->to_number<double>() <= bounds.hi) {
+      bounds.hi = v->to_number<double>();
+      bounds.hi_exclusive = true;
+      bounds.bounded = true;
+    }
+  }
+  return bounds;
+}
+
+int64_t clamp_magnitude(double value) {
+  return static_cast<int64_t>(std::clamp(value, -static_cast<double>(kMaxMagnitude), static_cast<double>(kMaxMagnitude)));
+}
+
+// Least integer above (exclusive) or at least (inclusive) `bound`, and the
+// greatest below / at most.
+int64_t integer_at_least(double bound, bool exclusive) {
+  return clamp_magnitude(exclusive ? std::floor(bound) + 1 : std::ceil(bound));
+}
+int64_t integer_at_most(double bound, bool exclusive) {
+  return clamp_magnitude(exclusive ? std::ceil(bound) - 1 : std::floor(bound));
+}
+
+Grammar bounded_integer(const NumericBounds& bounds) {
+  const int64_t lo = integer_at_least(bounds.lo, bounds.lo_exclusive);
+  const int64_t hi = integer_at_most(bounds.hi, bounds.hi_exclusive);
+  if (lo > hi) return never();
+  std::vector<Grammar> alternatives;
+  if (hi >= 0) alternatives.push_back(natural_range(std::max<int64_t>(lo, 0), hi));
+  if (lo < 0) alternatives.push_back(sequence({literal("-"), natural_range(std::max<int64_t>(-hi, 1), -lo)}));
+  return choice(std::move(alternatives));
+}
+
+// Magnitudes m..n with any fraction below n, and n itself: every value is
+// in [m, n]. Values between the bounds and the nearest integers are left
+// out (a narrower but always valid output).
+Grammar magnitude_range(int64_t m, int64_t n) {
+  if (m > n) return never();
+  const Grammar fraction = sequence({literal("."), repeat(byte_class("0123456789"), 1, 16)});
+  std::vector<Grammar> alternatives = {natural_range(n, n)};
+  if (m <= n - 1) alternatives.push_back(sequence({natural_range(m, n - 1), optional(fraction)}));
+  return choice(std::move(alternatives));
+}
+
+Grammar bounded_number(const NumericBounds& bounds) {
+  std::vector<Grammar> alternatives;
+  const int64_t hi = integer_at_most(bounds.hi, bounds.hi_exclusive);
+  const int64_t lo = integer_at_least(bounds.lo, bounds.lo_exclusive);
+  if (hi >= 0 && lo <= hi) alternatives.push_back(magnitude_range(std::max<int64_t>(lo, 0), hi));
+  if (lo < 0 && lo <= hi) {
+    // -(m.f) for m.f in [max(-hi, 0), -lo].
+    alternatives.push_back(sequence({literal("-"), magnitude_range(std::max<int64_t>(-hi, 0), -lo)}));
+  }
+  return alternatives.empty() ? never() : choice(std::move(alternatives));
+}
+
 }  // namespace
 
 JsonSchemaCompiler::JsonSchemaCompiler(const json::value& root, const JsonOptions& options)
@@ -198,7 +340,7 @@ Grammar JsonSchemaCompiler::schema(const json::value& schema, int32_t depth) {
 
 Grammar JsonSchemaCompiler::object_schema(const json::object& schema, int32_t depth) {
   for (const auto& [key, value] : schema) {
-    if (contains(kUnsupported, std::string_view(key))) {
+    if (contains(kUnsupported, std::string_view(key)) && !options_.ignore_unsupported) {
       throw_error(ErrorCode::kInvalidArgument, "JSON Schema: unsupported keyword '{}'", std::string_view(key));
     }
   }
@@ -264,6 +406,13 @@ Grammar JsonSchemaCompiler::object_schema(const json::object& schema, int32_t de
       const int32_t max = count_keyword(schema, "maxLength", -1);
       if (length < count_keyword(schema, "minLength", 0) || (max >= 0 && length > max)) return false;
     }
+    if (value.is_number()) {
+      const NumericBounds bounds = numeric_bounds(schema);
+      const double d = value.to_number<double>();
+      if ((bounds.lo_exclusive ? d <= bounds.lo : d < bounds.lo) || (bounds.hi_exclusive ? d >= bounds.hi : d > bounds.hi)) {
+        return false;
+      }
+    }
     if (value.is_array()) {
       const auto n = static_cast<int64_t>(value.as_array().size());
       const int32_t max = count_keyword(schema, "maxItems", -1);
@@ -317,8 +466,11 @@ Grammar JsonSchemaCompiler::typed(const json::object& schema, const std::string&
     if (max != kUnbounded && max < min) return dead();
     return json_string(min, max);
   }
-  if (type == "number") return json_number();
-  if (type == "integer") return json_integer();
+  if (type == "number" || type == "integer") {
+    const NumericBounds bounds = numeric_bounds(schema);
+    if (!bounds.bounded) return type == "number" ? json_number() : json_integer();
+    return type == "number" ? bounded_number(bounds) : bounded_integer(bounds);
+  }
   if (type == "boolean") return choice({literal("true"), literal("false")});
   return literal("null");
 }
@@ -376,29 +528,16 @@ Grammar JsonSchemaCompiler::object_type(const json::object& schema, int32_t dept
   // Properties in schema order, the optional ones skippable: after[i] is
   // what may follow once members before i are settled, given that one was
   // already emitted (so a comma comes first); first[i] the same when none
-  // was. Both share their tails, so the grammar is O(n^2) at worst.
+  // was. Linear in the number of properties.
   const size_t n = members.size();
-  charge(static_cast<int64_t>(n * n / 8));
+  charge(static_cast<int64_t>(n));
   std::vector<Grammar> after(n + 1);
   std::vector<Grammar> first(n + 1);
-  for (size_t i = n + 1; i-- > 0;) {
-    std::vector<Grammar> next_alternatives;
-    std::vector<Grammar> first_alternatives;
-    bool all_optional = true;
-    for (size_t j = i; j < n; ++j) {
-      next_alternatives.push_back(sequence({literal(","), ws_, members[j].grammar, after[j + 1]}));
-      first_alternatives.push_back(sequence({members[j].grammar, after[j + 1]}));
-      if (members[j].required) {
-        all_optional = false;
-        break;
-      }
-    }
-    if (all_optional) {
-      next_alternatives.emplace_back();
-      first_alternatives.emplace_back();
-    }
-    after[i] = choice(std::move(next_alternatives));
-    first[i] = choice(std::move(first_alternatives));
+  for (size_t i = n; i-- > 0;) {
+    const Grammar emit_after = sequence({literal(","), ws_, members[i].grammar, after[i + 1]});
+    const Grammar emit_first = sequence({members[i].grammar, after[i + 1]});
+    after[i] = members[i].required ? emit_after : choice({emit_after, after[i + 1]});
+    first[i] = members[i].required ? emit_first : choice({emit_first, first[i + 1]});
   }
   return sequence({literal("{"), ws_, first[0], ws_, literal("}")});
 }

@@ -17,7 +17,11 @@ namespace tether::constrain {
 // Supported: type (object, array, string, number, integer, boolean, null,
 // and arrays of them), properties (emitted in schema order), required,
 // additionalProperties, enum, const, items, minItems, maxItems, minLength,
-// maxLength, anyOf, oneOf (as anyOf: the output matches at least one
+// maxLength, minimum, maximum, exclusiveMinimum, exclusiveMaximum (numbers
+// or draft-4 booleans; integers exactly, numbers as an integer part in
+// range with a fraction only below the top integer, so values between a
+// fractional bound and the nearest integer are never generated), anyOf,
+// oneOf (as anyOf: the output matches at least one
 // alternative), allOf and $ref siblings (merged when their keywords do not
 // conflict), $ref to "#", "#/$defs/..." and "#/definitions/..." (or any
 // local JSON pointer), OpenAPI's nullable. Recursive $refs are unrolled
@@ -31,9 +35,10 @@ namespace tether::constrain {
 //
 // Ignored (annotations): title, description, default, examples, format,
 // $schema, $id, $comment, deprecated, readOnly, writeOnly and unknown
-// keywords. Validation keywords that cannot be honoured (pattern, minimum,
-// maximum, multipleOf, uniqueItems, not, if/then/else, prefixItems, ...)
-// throw Error(kInvalidArgument) naming the keyword.
+// keywords. Validation keywords that cannot be honoured (pattern,
+// multipleOf, uniqueItems, not, if/then/else, prefixItems, ...) throw
+// Error(kInvalidArgument) naming the keyword, unless
+// JsonOptions::ignore_unsupported says to skip them.
 //
 // Untrusted input: the schema's nesting and the work done are bounded
 // (kMaxDepth, kMaxWork); past them a clear error, never a crash.

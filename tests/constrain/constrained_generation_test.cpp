@@ -90,6 +90,13 @@ class Validator {
       for (const auto& v : e->as_array()) found = found || v == value;
       if (!found) return false;
     }
+    if (value.is_number()) {
+      const double d = value.to_number<double>();
+      if (const auto* m = s.if_contains("minimum"); m && d < m->to_number<double>()) return false;
+      if (const auto* m = s.if_contains("maximum"); m && d > m->to_number<double>()) return false;
+      if (const auto* m = s.if_contains("exclusiveMinimum"); m && d <= m->to_number<double>()) return false;
+      if (const auto* m = s.if_contains("exclusiveMaximum"); m && d >= m->to_number<double>()) return false;
+    }
     if (value.is_string()) {
       const int64_t n = chars(value.as_string());
       if (const auto* m = s.if_contains("minLength"); m && n < m->to_number<int64_t>()) return false;
@@ -181,6 +188,13 @@ TEST_F(ConstrainedGenerationTest, ScalarTypes) {
   expect_valid(R"({"type": "null"})");
   expect_valid(R"({"type": "string", "minLength": 2, "maxLength": 8})");
   expect_valid(R"({"type": ["string", "null", "integer"], "maxLength": 5})");
+}
+
+TEST_F(ConstrainedGenerationTest, NumericBounds) {
+  expect_valid(R"({"type": "integer", "minimum": -23, "maximum": 117})");
+  expect_valid(R"({"type": "integer", "exclusiveMinimum": 0})");
+  expect_valid(R"({"type": "number", "minimum": -2.5, "exclusiveMaximum": 3})");
+  expect_valid(R"({"enum": [1, 5, 9], "minimum": 3})");
 }
 
 TEST_F(ConstrainedGenerationTest, EnumAndConst) {
