@@ -234,7 +234,20 @@ check('errors', async (client) => {
   await assert.rejects(bad.models.list(), (e) => e.status === 401);
 });
 
+// The server listens before its model is loaded; /ready says when it is.
+async function waitReady(url) {
+  const deadline = Date.now() + 120000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/ready`)).status === 200) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the server was not ready in 120 s');
+}
+
 const { child, url } = await startServer();
+await waitReady(url);
 const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
 const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'sk-e2e', maxRetries: 0, timeout: 120000 });
 let failed = 0;

@@ -12,7 +12,7 @@ namespace {
 // Part of the file name: bump it whenever the recipe (preset, seed, type,
 // built-in vocabulary or its corpus, weight scales) changes, so that data
 // directories holding an older demo model make the new one.
-constexpr int kDemoRecipeVersion = 1;
+constexpr int kDemoRecipeVersion = 2;  // 2: the ChatML template offers tools
 
 std::string env_value(const char* name) {
   const char* value = std::getenv(name);
