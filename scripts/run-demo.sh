@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# The main job on the built-in demo model (made on first use, then cached).
+# The main job: `tether serve` on the built-in demo model (made on first use,
+# then cached), OpenAI- and Workers-AI-compatible, on http://127.0.0.1:8080
+# (TETHER_PORT overrides). Stop it with Ctrl-C: it drains and exits 0.
 set -euo pipefail
 tether=${1:-build/tether}
-# The demo model's weights are seeded noise: the text is gibberish, but the
-# same every run (fixed seed), streamed as it is generated.
-"$tether" generate --model demo --prompt "Once upon a time" -n 64 --seed 42 --threads 2
+port=${TETHER_PORT:-8080}
+cat <<MSG
+tether serve on the demo model (seeded random weights: the text is gibberish, the API is real).
+Try, from another terminal:
+  curl -s http://127.0.0.1:${port}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model": "demo", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 16}'
+MSG
+exec "$tether" serve --model demo --port "$port" --threads 2

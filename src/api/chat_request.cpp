@@ -13,7 +13,7 @@ namespace {
 
 constexpr int64_t kMaxTokensLimit = 1 << 24;
 constexpr size_t kMaxStopStrings = 16;  // OpenAI allows 4; more costs nothing real
-constexpr size_t kMaxLogitBias = 1024;
+constexpr size_t kMaxLogitBias = 8192;  // OpenAI allows 300; benchmarks ban more
 
 const JsonReader body_reader(const boost::json::value& body) {
   if (!body.is_object()) {

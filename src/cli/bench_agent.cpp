@@ -23,15 +23,7 @@ namespace {
 
 using tokenizer::TokenId;
 
-struct TurnRecord {
-  int32_t session = 0;
-  int32_t turn = 0;
-  int32_t prompt_tokens = 0;
-  int32_t cached_tokens = 0;
-  int32_t completion_tokens = 0;
-  double ttft_ms = 0;
-  double total_ms = 0;
-};
+using TurnRecord = AgentTurn;
 
 struct RunReport {
   bool prefix_caching = false;
@@ -146,33 +138,47 @@ std::string percentiles(const std::vector<double>& values) {
 }
 
 std::string report_json(const RunReport& r) {
-  std::vector<double> cold_ttft, warm_ttft, latency, warm_ratio;
-  int64_t prompt = 0, cached = 0, generated = 0;
+  std::vector<double> warm_ratio;
   for (const TurnRecord& t : r.turns) {
-    (t.turn == 0 ? cold_ttft : warm_ttft).push_back(t.ttft_ms);
-    latency.push_back(t.total_ms);
-    prompt += t.prompt_tokens;
-    cached += t.cached_tokens;
-    generated += t.completion_tokens;
     if (t.turn > 0 && static_cast<size_t>(t.turn) <= r.ideal_ttft_ms.size()) {
       warm_ratio.push_back(t.ttft_ms / std::max(r.ideal_ttft_ms[static_cast<size_t>(t.turn) - 1], 1e-3));
     }
   }
   return fmt::format(
-      "{{\"prefix_caching\":{},\"requests\":{},\"wall_s\":{:.1f},\"prompt_tokens\":{},"
-      "\"cached_prompt_tokens\":{},\"cached_share\":{:.3f},\"output_tokens_per_s\":{:.2f},"
-      "\"ttft_ms\":{{\"cold\":{},\"warm\":{}}},\"turn_latency_ms\":{},"
+      "{{\"prefix_caching\":{},{},"
       "\"ideal_warm_ttft_ms\":[{}],\"warm_ttft_over_new_prefill\":{},"
       "\"engine\":{{\"steps\":{},\"preemptions\":{},\"evicted_blocks\":{},\"cache_hit_blocks\":{}}}}}",
-      r.prefix_caching ? "true" : "false", r.turns.size(), r.wall_s, prompt, cached,
-      prompt > 0 ? static_cast<double>(cached) / static_cast<double>(prompt) : 0.0,
-      static_cast<double>(generated) / r.wall_s, percentiles(cold_ttft), percentiles(warm_ttft),
-      percentiles(latency), fmt::format("{:.1f}", fmt::join(r.ideal_ttft_ms, ",")),
+      r.prefix_caching ? "true" : "false", agent_turns_json_fields(r.turns, r.wall_s),
+      fmt::format("{:.1f}", fmt::join(r.ideal_ttft_ms, ",")),
       r.ideal_ttft_ms.empty() ? std::string("null") : percentiles(warm_ratio), r.stats.steps,
       r.stats.preemptions, r.stats.kv.evicted_blocks, r.stats.kv.hit_blocks);
 }
 
 }  // namespace
+
+std::string agent_turns_json_fields(const std::vector<AgentTurn>& turns, double wall_s) {
+  std::vector<double> cold_ttft, warm_ttft, latency;
+  int64_t prompt = 0, cached = 0, generated = 0;
+  bool cached_known = true;
+  for (const AgentTurn& t : turns) {
+    (t.turn == 0 ? cold_ttft : warm_ttft).push_back(t.ttft_ms);
+    latency.push_back(t.total_ms);
+    prompt += t.prompt_tokens;
+    generated += t.completion_tokens;
+    if (t.cached_tokens < 0) cached_known = false;
+    cached += std::max(t.cached_tokens, 0);
+  }
+  const std::string share = cached_known && prompt > 0
+                                ? fmt::format("{:.3f}", static_cast<double>(cached) / static_cast<double>(prompt))
+                                : std::string("null");
+  return fmt::format(
+      "\"requests\":{},\"wall_s\":{:.1f},\"prompt_tokens\":{},\"cached_prompt_tokens\":{},"
+      "\"cached_share\":{},\"output_tokens_per_s\":{:.2f},\"ttft_ms\":{{\"cold\":{},\"warm\":{}}},"
+      "\"turn_latency_ms\":{}",
+      turns.size(), wall_s, prompt, cached_known ? std::to_string(cached) : std::string("null"), share,
+      wall_s > 0 ? static_cast<double>(generated) / wall_s : 0.0, percentiles(cold_ttft), percentiles(warm_ttft),
+      percentiles(latency));
+}
 
 void run_agent_bench(const AgentBenchOptions& o) {
   if (o.sessions < 1 || o.sessions > 1024 || o.turns < 1 || o.turns > 1000) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tether::cli {
 
@@ -29,6 +30,24 @@ struct AgentBenchOptions {
   std::string prefix_cache_dir;  // persistent prefix cache (with caching on); empty: off
   uint64_t seed = 42;           // of the generated text the prompts are cut from
 };
+
+// One turn of one session, as either form of the benchmark measures it.
+struct AgentTurn {
+  int32_t session = 0;
+  int32_t turn = 0;
+  int32_t prompt_tokens = 0;
+  int32_t cached_tokens = -1;  // -1: the server did not say
+  int32_t completion_tokens = 0;
+  double ttft_ms = 0;
+  double total_ms = 0;
+};
+
+// The report fields every agent run shares: "requests", "wall_s",
+// "prompt_tokens", "cached_prompt_tokens", "cached_share" (null when the
+// server reported no cached counts), "output_tokens_per_s", "ttft_ms"
+// {cold, warm} and "turn_latency_ms" p50/p95; a JSON object body without
+// its braces, so a caller can add fields.
+std::string agent_turns_json_fields(const std::vector<AgentTurn>& turns, double wall_s);
 
 // Runs the workload (with prefix caching on, off, or both, one after the
 // other on a fresh engine) and prints one JSON document per the benchmark

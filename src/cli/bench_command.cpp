@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/bench_agent.h"
+#include "cli/bench_agent_http.h"
 #include "cli/bench_constrain.h"
 #include "cli/bench_http.h"
 #include "cli/bench_matmul.h"
@@ -31,6 +32,10 @@ struct BenchOptions {
   ModelBenchOptions model;
   MatmulBenchOptions matmul;
   AgentBenchOptions agent;
+  std::string url;         // agent through HTTP: the server
+  std::string model_name;  // agent through HTTP: the "model" field
+  std::string api_key;
+  std::string label;
   ConstrainBenchOptions constrain;
   HttpBenchOptions http;
 };
@@ -175,6 +180,12 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
   command->add_option("--kv-type", options->agent.kv_type, "KV cache type: f16 or q8_0 (agent)")
       ->check(CLI::IsMember({"f16", "q8_0"}))
       ->capture_default_str();
+  command->add_option("--url", options->url,
+                      "agent: run through HTTP against this OpenAI-compatible server (http://HOST:PORT)");
+  command->add_option("--model-name", options->model_name, "agent --url: the model name sent")
+      ->default_str("demo");
+  command->add_option("--api-key", options->api_key, "agent --url: bearer key");
+  command->add_option("--label", options->label, "agent --url: names the server in the report");
   command->add_option("--prefix-cache-dir", options->agent.prefix_cache_dir,
                       "Persistent prefix cache directory (agent; caching on)");
   command->add_option("--connections", options->http.connections, "Keep-alive clients (http)")
@@ -226,6 +237,20 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       options->constrain.tokens = options->model.decode_tokens;
       if (options->repeats > 0) options->constrain.repeats = options->repeats;
       run_constrain_bench(options->constrain);
+    } else if (options->workload == "agent" && !options->url.empty()) {
+      const AgentBenchOptions& a = options->agent;
+      run_agent_http_bench({.url = options->url,
+                            .model_path = options->model_path,
+                            .model_name = options->model_name.empty() ? "demo" : options->model_name,
+                            .api_key = options->api_key,
+                            .label = options->label.empty() ? options->url : options->label,
+                            .sessions = a.sessions,
+                            .turns = a.turns,
+                            .system_tokens = a.system_tokens,
+                            .user_tokens = a.user_tokens,
+                            .gen_tokens = a.gen_tokens,
+                            .tool_tokens = a.tool_tokens,
+                            .seed = options->seed});
     } else if (options->workload == "agent") {
       options->agent.model_path = options->model_path;
       options->agent.threads = options->model.threads;
