@@ -157,11 +157,12 @@ std::string report_json(const RunReport& r) {
 }  // namespace
 
 std::string agent_turns_json_fields(const std::vector<AgentTurn>& turns, double wall_s) {
-  std::vector<double> cold_ttft, warm_ttft, latency;
+  std::vector<double> cold_ttft, warm_ttft, all_ttft, latency;
   int64_t prompt = 0, cached = 0, generated = 0;
   bool cached_known = true;
   for (const AgentTurn& t : turns) {
     (t.turn == 0 ? cold_ttft : warm_ttft).push_back(t.ttft_ms);
+    all_ttft.push_back(t.ttft_ms);
     latency.push_back(t.total_ms);
     prompt += t.prompt_tokens;
     generated += t.completion_tokens;
@@ -173,21 +174,26 @@ std::string agent_turns_json_fields(const std::vector<AgentTurn>& turns, double 
                                 : std::string("null");
   return fmt::format(
       "\"requests\":{},\"wall_s\":{:.1f},\"prompt_tokens\":{},\"cached_prompt_tokens\":{},"
-      "\"cached_share\":{},\"output_tokens_per_s\":{:.2f},\"ttft_ms\":{{\"cold\":{},\"warm\":{}}},"
+      "\"cached_share\":{},\"output_tokens_per_s\":{:.2f},\"ttft_ms\":{{\"cold\":{},\"warm\":{},\"all\":{}}},"
       "\"turn_latency_ms\":{}",
       turns.size(), wall_s, prompt, cached_known ? std::to_string(cached) : std::string("null"), share,
       wall_s > 0 ? static_cast<double>(generated) / wall_s : 0.0, percentiles(cold_ttft), percentiles(warm_ttft),
-      percentiles(latency));
+      percentiles(all_ttft), percentiles(latency));
 }
 
-void run_agent_bench(const AgentBenchOptions& o) {
-  if (o.sessions < 1 || o.sessions > 1024 || o.turns < 1 || o.turns > 1000) {
+void check_agent_shape(int32_t sessions, int32_t turns, int32_t system_tokens, int32_t user_tokens,
+                       int32_t gen_tokens, int32_t tool_tokens) {
+  if (sessions < 1 || sessions > 1024 || turns < 1 || turns > 1000) {
     throw_error(ErrorCode::kInvalidArgument, "--sessions must be in [1, 1024] and --turns in [1, 1000]");
   }
-  if (o.system_tokens < 1 || o.user_tokens < 1 || o.gen_tokens < 1 || o.tool_tokens < 0) {
+  if (system_tokens < 1 || user_tokens < 1 || gen_tokens < 1 || tool_tokens < 0) {
     throw_error(ErrorCode::kInvalidArgument,
                 "--system-tokens, --user-tokens and --gen-tokens must be >= 1, --tool-tokens >= 0");
   }
+}
+
+void run_agent_bench(const AgentBenchOptions& o) {
+  check_agent_shape(o.sessions, o.turns, o.system_tokens, o.user_tokens, o.gen_tokens, o.tool_tokens);
   if (o.caching != "on" && o.caching != "off" && o.caching != "both") {
     throw_error(ErrorCode::kInvalidArgument, "--caching must be on, off or both");
   }

@@ -42,10 +42,15 @@ struct AgentTurn {
   double total_ms = 0;
 };
 
+// Throws Error(kInvalidArgument) for a workload shape out of range (either
+// form of the benchmark).
+void check_agent_shape(int32_t sessions, int32_t turns, int32_t system_tokens, int32_t user_tokens,
+                       int32_t gen_tokens, int32_t tool_tokens);
+
 // The report fields every agent run shares: "requests", "wall_s",
 // "prompt_tokens", "cached_prompt_tokens", "cached_share" (null when the
 // server reported no cached counts), "output_tokens_per_s", "ttft_ms"
-// {cold, warm} and "turn_latency_ms" p50/p95; a JSON object body without
+// {cold, warm, all} and "turn_latency_ms" p50/p95; a JSON object body without
 // its braces, so a caller can add fields.
 std::string agent_turns_json_fields(const std::vector<AgentTurn>& turns, double wall_s);
 

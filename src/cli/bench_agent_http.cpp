@@ -199,13 +199,7 @@ boost::asio::awaitable<void> run_session(boost::asio::io_context& io, const Agen
 }  // namespace
 
 void run_agent_http_bench(const AgentHttpBenchOptions& o) {
-  if (o.sessions < 1 || o.sessions > 1024 || o.turns < 1 || o.turns > 1000) {
-    throw_error(ErrorCode::kInvalidArgument, "--sessions must be in [1, 1024] and --turns in [1, 1000]");
-  }
-  if (o.system_tokens < 1 || o.user_tokens < 1 || o.gen_tokens < 1 || o.tool_tokens < 0) {
-    throw_error(ErrorCode::kInvalidArgument,
-                "--system-tokens, --user-tokens and --gen-tokens must be >= 1, --tool-tokens >= 0");
-  }
+  check_agent_shape(o.sessions, o.turns, o.system_tokens, o.user_tokens, o.gen_tokens, o.tool_tokens);
   const Endpoint endpoint = parse_endpoint(o.url);
   const gguf::GgufFile file = gguf::GgufFile::open(model::resolve_model_path(o.model_path));
   const tokenizer::Tokenizer tok = tokenizer::Tokenizer::from_gguf(file);
