@@ -14,16 +14,8 @@ const std::vector<uint64_t>& GrammarConstraint::mask() {
   if (!mask_valid_) {
     matcher_.fill_mask(mask_, remaining_);
     mask_valid_ = true;
-    const auto empty = [&] {
-      for (const uint64_t word : mask_) {
-        if (word != 0) return false;
-      }
-      return true;
-    };
-    // No way to finish within the budget (the vocabulary lacks the tokens
-    // of a shortest completion): go on unnarrowed, to be cut by max_tokens.
-    if (matcher_.tight() && empty()) matcher_.fill_mask(mask_, kUnbounded);
-    stuck_ = empty();
+    stuck_ = true;
+    for (const uint64_t word : mask_) stuck_ = stuck_ && word == 0;
   }
   return mask_;
 }

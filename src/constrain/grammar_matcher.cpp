@@ -404,9 +404,7 @@ void GrammarMatcher::fill_mask(std::vector<uint64_t>& mask, int32_t remaining_to
     // that margin the budget cannot bind yet and the mask is the usual one.
     const int64_t margin = kTightSlack + 2 * static_cast<int64_t>(program_->max_entry());
     const int32_t cost = set_cost(state_);
-    // Past saving (max_tokens below the shortest completion): left to be
-    // cut by max_tokens.
-    if (remaining_tokens <= cost + margin && cost <= remaining_tokens) {
+    if (remaining_tokens <= cost + margin) {
       tight_ = true;
       budget_ = remaining_tokens - 1;  // this token takes one
     }
@@ -444,6 +442,11 @@ void GrammarMatcher::fill_mask(std::vector<uint64_t>& mask, int32_t remaining_to
     walk(vocabulary.non_plain_trie(), 0, 0, mask.data());
   } else {
     walk(vocabulary.trie(), 0, 0, mask.data());
+  }
+  if (tight_ && std::all_of(mask.begin(), mask.end(), [](uint64_t word) { return word == 0; })) {
+    // Past saving: max_tokens is below the shortest completion (in tokens
+    // of this vocabulary). The usual mask, for max_tokens to cut.
+    fill_mask(mask, kUnbounded);
   }
 }
 
