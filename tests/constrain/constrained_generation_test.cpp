@@ -374,25 +374,32 @@ TEST_F(ConstrainedGenerationTest, ForcedToolCallsWithUnboundedStringsFitSmallBud
   chat::ToolChoice named;
   named.mode = chat::ToolChoice::Mode::kFunction;
   named.function_name = "get_weather";
-  for (const chat::ToolCallFormat format : {chat::ToolCallFormat::kHermes, chat::ToolCallFormat::kMistral,
-                                            chat::ToolCallFormat::kLlama3Json}) {
-    for (const chat::ToolChoice& choice : {required, named}) {
-      const Grammar grammar = chat::forced_tool_call_grammar(format, tools, choice, false);
-      const int32_t max_tokens = std::max(60, shortest(grammar, vocabulary_) + 2);
-      for (const GenerationResult& result : sample(grammar, 8, max_tokens, 11)) {
-        const std::string label = std::string(chat::tool_call_format_name(format)) + "\n" + result.text;
-        EXPECT_EQ(result.finish_reason, FinishReason::kStop) << label;
-        const chat::ParsedToolCalls parsed = chat::parse_tool_calls(format, result.text);
-        ASSERT_EQ(parsed.tool_calls.size(), 1u) << label;
-        const chat::ToolCall& call = parsed.tool_calls[0];
-        if (choice.mode == chat::ToolChoice::Mode::kFunction) {
-          EXPECT_EQ(call.name, "get_weather");
+  for (const chat::ToolCallFormat format :
+       {chat::ToolCallFormat::kHermes, chat::ToolCallFormat::kMistral, chat::ToolCallFormat::kLlama3Json,
+        chat::ToolCallFormat::kKimiK2, chat::ToolCallFormat::kDeepSeekV31}) {
+    for (const bool parallel : {false, true}) {
+      for (const chat::ToolChoice& choice : {required, named}) {
+        const Grammar grammar = chat::forced_tool_call_grammar(format, tools, choice, parallel);
+        const int32_t max_tokens = std::max(60, shortest(grammar, vocabulary_) + 2);
+        for (const GenerationResult& result : sample(grammar, 8, max_tokens, parallel ? 12 : 11)) {
+          const std::string label = std::string(chat::tool_call_format_name(format)) + "\n" + result.text;
+          EXPECT_EQ(result.finish_reason, FinishReason::kStop) << label;
+          const chat::ParsedToolCalls parsed = chat::parse_tool_calls(format, result.text);
+          ASSERT_GE(parsed.tool_calls.size(), 1u) << label;
+          if (!parallel) {
+            ASSERT_EQ(parsed.tool_calls.size(), 1u) << label;
+          }
+          for (const chat::ToolCall& call : parsed.tool_calls) {
+            if (choice.mode == chat::ToolChoice::Mode::kFunction) {
+              EXPECT_EQ(call.name, "get_weather");
+            }
+            boost::system::error_code error;
+            const json::value arguments = json::parse(call.arguments, error);
+            ASSERT_FALSE(error) << label;
+            const json::value& schema = call.name == "search" ? search_schema : weather_schema;
+            EXPECT_TRUE(Validator(schema).valid(arguments)) << label;
+          }
         }
-        boost::system::error_code error;
-        const json::value arguments = json::parse(call.arguments, error);
-        ASSERT_FALSE(error) << label;
-        const json::value& schema = call.name == "search" ? search_schema : weather_schema;
-        EXPECT_TRUE(Validator(schema).valid(arguments)) << label;
       }
     }
   }
