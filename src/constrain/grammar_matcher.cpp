@@ -381,9 +381,10 @@ void GrammarMatcher::walk(const TokenTrie& trie, uint32_t node_index, size_t dep
     if (!step(levels_[depth], edges[e].byte, next)) continue;
     const TokenTrie::Node& child = trie.node(edges[e].child);
     const TokenId* tokens = trie.tokens(child);
-    if (tight_ && child.n_tokens > 0 && set_cost(next) > budget_) {
-      // these tokens would leave too little room to finish
-    } else for (uint32_t t = 0; t < child.n_tokens; ++t) {
+    // Tight: tokens ending here must leave room to finish (their longer
+    // siblings below may still, so the walk goes on either way).
+    const bool fits = !tight_ || child.n_tokens == 0 || set_cost(next) <= budget_;
+    for (uint32_t t = 0; fits && t < child.n_tokens; ++t) {
       mask[tokens[t] / 64] |= uint64_t{1} << (tokens[t] % 64);
     }
     if (next.size > 0 && child.n_edges > 0) walk(trie, edges[e].child, depth + 1, mask);
