@@ -14,6 +14,7 @@
 
 #include "common/error.h"
 #include "constrain/grammar.h"
+#include "constrain/grammar_constraint.h"
 #include "constrain/grammar_matcher.h"
 #include "constrain/grammar_program.h"
 #include "constrain/vocabulary.h"
@@ -89,16 +90,18 @@ constexpr const char* kSchema = R"({"type": "object", "properties": {
               "required": ["street", "city"], "additionalProperties": false}},
   "required": ["name", "age", "email", "role", "tags", "address"], "additionalProperties": false})";
 
-// Median mask time (ms) of a matcher that has consumed `prefix` under `grammar`.
+// Median mask time (ms) of a matcher that has consumed `prefix` under
+// `grammar`, with `remaining` tokens of budget (kUnbounded: none).
 double state_mask_ms(const constrain::Grammar& grammar, const std::string& prefix,
-                     const std::shared_ptr<const constrain::Vocabulary>& vocabulary, size_t* allowed) {
+                     const std::shared_ptr<const constrain::Vocabulary>& vocabulary, size_t* allowed,
+                     int32_t remaining = constrain::kUnbounded) {
   constrain::GrammarMatcher matcher(std::make_shared<const constrain::GrammarProgram>(grammar), vocabulary);
   if (!matcher.accept_bytes(prefix)) throw_error(ErrorCode::kInternal, "bench: prefix {} rejected", prefix);
   std::vector<uint64_t> mask;
   std::vector<double> times;
   for (int i = 0; i < 30; ++i) {
     const auto start = Clock::now();
-    matcher.fill_mask(mask);
+    matcher.fill_mask(mask, remaining);
     times.push_back(ms_since(start));
   }
   *allowed = 0;
@@ -151,19 +154,61 @@ VocabReport vocabulary_report(const std::string& path, const boost::json::value&
     }
     if (!constraint->complete()) throw_error(ErrorCode::kInternal, "bench: the document did not complete");
   }
+  // Budget-tight masks: the same replay with max_tokens just enough for the
+  // document's bytes left (so its tokens stay allowed), which puts most
+  // steps in tight mode.
+  std::vector<double> tight_min(tokens.size(), 1e30);
+  std::vector<uint8_t> was_tight(tokens.size(), 0);
+  size_t bytes_left = 0;
+  for (const tokenizer::TokenId id : tokens) bytes_left += vocabulary->piece(id).size();
+  for (int pass = 0; pass < kPasses; ++pass) {
+    const auto constraint = factory->start();
+    const auto* grammar_constraint = dynamic_cast<const constrain::GrammarConstraint*>(constraint.get());
+    size_t left = bytes_left;
+    for (size_t i = 0; i < tokens.size(); ++i) {
+      std::fill(logits.begin(), logits.end(), 0.0f);
+      constraint->set_remaining(static_cast<int32_t>(left + 1));
+      const auto t0 = Clock::now();
+      constraint->apply(logits);
+      tight_min[i] = std::min(tight_min[i], ms_since(t0));
+      was_tight[i] = grammar_constraint != nullptr && grammar_constraint->tight();
+      if (std::isinf(logits[static_cast<size_t>(tokens[i])])) {
+        throw_error(ErrorCode::kInternal, "bench: the document's token {} was masked in tight mode", tokens[i]);
+      }
+      constraint->accept(tokens[i]);
+      left -= vocabulary->piece(tokens[i]).size();
+    }
+  }
+  std::vector<double> tight_times;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (was_tight[i]) tight_times.push_back(tight_min[i]);
+  }
+  if (tight_times.empty()) tight_times.push_back(0);
   size_t string_allowed = 0;
   size_t value_allowed = 0;
   const double string_ms = state_mask_ms(grammar, R"( {"name": ")", vocabulary, &string_allowed);
   const double value_ms = state_mask_ms(constrain::json_value(), "[", vocabulary, &value_allowed);
+  // Budgets that bind: 2 tokens left inside a string (only the closing
+  // quote and its end token fit), 3 in an array of values.
+  size_t string_tight_allowed = 0;
+  size_t value_tight_allowed = 0;
+  const double string_tight_ms =
+      state_mask_ms(constrain::json_string(), "\"ab", vocabulary, &string_tight_allowed, 2);
+  const double value_tight_ms = state_mask_ms(constrain::json_value(), "[", vocabulary, &value_tight_allowed, 3);
   VocabReport report;
   report.mask_mean_ms = mean(times);
   report.json = fmt::format(
       "{{\"path\":\"{}\",\"n_vocab\":{},\"plain_string_tokens\":{},\"vocabulary_ms\":{:.1f},"
       "\"document_tokens\":{},\"mask_ms\":{{\"mean\":{:.4f},\"p95\":{:.4f},\"max\":{:.4f}}},"
+      "\"tight_steps\":{},\"tight_mask_ms\":{{\"mean\":{:.4f},\"p95\":{:.4f},\"max\":{:.4f}}},"
       "\"state_mask_ms\":{{\"string_interior\":{:.4f},\"string_interior_allowed\":{},"
-      "\"json_value_in_array\":{:.4f},\"json_value_allowed\":{}}}}}",
+      "\"json_value_in_array\":{:.4f},\"json_value_allowed\":{},"
+      "\"string_interior_tight\":{:.4f},\"string_interior_tight_allowed\":{},"
+      "\"json_value_in_array_tight\":{:.4f},\"json_value_tight_allowed\":{}}}}}",
       path, vocabulary->n_tokens(), vocabulary->n_plain(), vocabulary_ms, tokens.size(), mean(times),
-      quantile(times, 0.95), quantile(times, 1.0), string_ms, string_allowed, value_ms, value_allowed);
+      quantile(times, 0.95), quantile(times, 1.0), std::count(was_tight.begin(), was_tight.end(), 1),
+      mean(tight_times), quantile(tight_times, 0.95), quantile(tight_times, 1.0), string_ms, string_allowed, value_ms, value_allowed,
+      string_tight_ms, string_tight_allowed, value_tight_ms, value_tight_allowed);
   return report;
 }
 

@@ -12,12 +12,20 @@ GrammarConstraint::GrammarConstraint(std::shared_ptr<const GrammarProgram> progr
 
 const std::vector<uint64_t>& GrammarConstraint::mask() {
   if (!mask_valid_) {
-    matcher_.fill_mask(mask_);
+    matcher_.fill_mask(mask_, remaining_);
     mask_valid_ = true;
     stuck_ = true;
     for (const uint64_t word : mask_) stuck_ = stuck_ && word == 0;
   }
   return mask_;
+}
+
+void GrammarConstraint::set_remaining(int32_t remaining_tokens) {
+  const int32_t remaining = remaining_tokens < 0 ? kUnbounded : remaining_tokens;
+  if (remaining != remaining_) {
+    remaining_ = remaining;
+    mask_valid_ = false;
+  }
 }
 
 void GrammarConstraint::apply(std::span<float> logits) {

@@ -24,6 +24,10 @@ constexpr int32_t kUtf8 = 16;     // + remaining * 8 + range of the next byte
 constexpr uint8_t kRangeLo[] = {0x80, 0xA0, 0x80, 0x90, 0x80};
 constexpr uint8_t kRangeHi[] = {0xBF, 0xBF, 0x9F, 0xBF, 0x8F};
 
+// Tight mode starts this many tokens (plus the grammar's largest entry)
+// before the budget binds, so that one token cannot overshoot it.
+constexpr int64_t kTightSlack = 8;
+
 bool is_hex(uint8_t b) { return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F'); }
 
 // A string frame may start another character.
@@ -279,6 +283,96 @@ bool GrammarMatcher::accept_token(TokenId token) {
   return accept_bytes(piece);
 }
 
+int32_t GrammarMatcher::stack_distance(const Stack& stack) const {
+  constexpr int64_t kFar = GrammarProgram::kFar;
+  int64_t total = 0;
+  for (size_t i = 0; i < stack.size(); ++i) {
+    const Frame& frame = stack[i];
+    const GrammarProgram::Node& node = program_->node(frame.node);
+    int64_t bytes = 0;
+    switch (node.kind) {
+      case Kind::kLiteral:
+        bytes = static_cast<int32_t>(node.count) - frame.pos;
+        break;
+      case Kind::kByteClass:
+        bytes = frame.pos == 0 ? 1 : 0;
+        break;
+      case Kind::kJsonString: {
+        // Characters still owed to minLength (one byte each), the closing
+        // quote, and whatever finishes the character under way.
+        const int64_t owed = std::max(0, node.min - frame.pos);
+        const int32_t state = frame.aux;
+        if (state == kOpen) {
+          bytes = 2 + node.min;
+        } else if (state == kDone) {
+          bytes = 0;
+        } else if (state == kChar) {
+          bytes = owed + 1;
+        } else if (state == kEscape) {
+          bytes = owed + 2;
+        } else if (state >= kHex0 && state <= kHex3) {
+          const int32_t digits = state == kHex0 ? 4 : (state == kHex1 || state == kHex1D) ? 3 : state == kHex2 ? 2 : 1;
+          bytes = owed + digits + 1;
+        } else if (state >= kUtf8) {
+          bytes = owed + (state - kUtf8) / 8 + 1;
+        }
+        break;
+      }
+      case Kind::kSequence:
+        // Parts before `pos` are done or under way (higher on the stack).
+        for (uint32_t c = static_cast<uint32_t>(std::max(frame.pos, 0)); c < node.count; ++c) {
+          bytes += program_->min_bytes(program_->child(node, c));
+        }
+        break;
+      case Kind::kRepeat:
+        bytes = static_cast<int64_t>(std::max(0, node.min - frame.pos)) * program_->min_bytes(program_->child(node, 0));
+        break;
+      case Kind::kChoice:
+        bytes = program_->min_bytes(frame.node);
+        break;
+    }
+    total = std::min(total + bytes, kFar);
+  }
+  return static_cast<int32_t>(total);
+}
+
+int32_t GrammarMatcher::set_distance(const StackSet& set) const {
+  if (set.complete) return 0;
+  int32_t best = GrammarProgram::kFar;
+  for (size_t i = 0; i < set.size; ++i) best = std::min(best, stack_distance(set.stacks[i]));
+  return best;
+}
+
+int32_t GrammarMatcher::set_cost(const StackSet& set) const {
+  if (set.complete && set.size == 0) return 0;
+  const int32_t bytes = set_distance(set);
+  return bytes >= GrammarProgram::kFar ? bytes : bytes + 1;
+}
+
+int32_t GrammarMatcher::distance() const { return set_distance(state_); }
+
+// Tight mode inside a string: a plain token of c characters takes a stack
+// from distance d to d - min(c, owed) (owed: characters minLength still
+// asks for), and fits where room remains for c characters. So each stack
+// allows the plain tokens of a range of lengths.
+void GrammarMatcher::add_plain_tight(const StackSet& set, std::vector<uint64_t>& mask) const {
+  const Vocabulary& vocabulary = *vocabulary_;
+  for (size_t i = 0; i < set.size; ++i) {
+    const Frame& top = set.stacks[i].back();
+    const GrammarProgram::Node& node = program_->node(top.node);
+    const int32_t owed = std::max(0, node.min - top.pos);
+    const int32_t room_left = node.max < 0 ? Vocabulary::kMaxPlainChars : node.max - top.pos;
+    // The cost after the token (distance + end token) must be <= budget_.
+    const int32_t need = stack_distance(set.stacks[i]) + 1 - budget_;  // chars that must count
+    if (need > owed) continue;
+    const int32_t lo = std::max(1, need);
+    if (lo > room_left) continue;
+    const std::vector<uint64_t>& upto_hi = vocabulary.plain_upto(room_left);
+    const std::vector<uint64_t>& below_lo = vocabulary.plain_upto(lo - 1);
+    for (size_t w = 0; w < mask.size(); ++w) mask[w] |= upto_hi[w] & ~below_lo[w];
+  }
+}
+
 void GrammarMatcher::walk(const TokenTrie& trie, uint32_t node_index, size_t depth, uint64_t* mask) {
   const TokenTrie::Node& node = trie.node(node_index);
   const TokenTrie::Edge* edges = trie.edges(node);
@@ -287,26 +381,48 @@ void GrammarMatcher::walk(const TokenTrie& trie, uint32_t node_index, size_t dep
     if (!step(levels_[depth], edges[e].byte, next)) continue;
     const TokenTrie::Node& child = trie.node(edges[e].child);
     const TokenId* tokens = trie.tokens(child);
-    for (uint32_t t = 0; t < child.n_tokens; ++t) {
+    // Tight: tokens ending here must leave room to finish (their longer
+    // siblings below may still, so the walk goes on either way).
+    const bool fits = !tight_ || child.n_tokens == 0 || set_cost(next) <= budget_;
+    for (uint32_t t = 0; fits && t < child.n_tokens; ++t) {
       mask[tokens[t] / 64] |= uint64_t{1} << (tokens[t] % 64);
     }
     if (next.size > 0 && child.n_edges > 0) walk(trie, edges[e].child, depth + 1, mask);
   }
 }
 
-void GrammarMatcher::fill_mask(std::vector<uint64_t>& mask) {
+void GrammarMatcher::fill_mask(std::vector<uint64_t>& mask, int32_t remaining_tokens) {
   const Vocabulary& vocabulary = *vocabulary_;
   mask.assign(vocabulary.mask_words(), 0);
   if (state_.complete) {
     for (const TokenId id : vocabulary.end_tokens()) mask[id / 64] |= uint64_t{1} << (id % 64);
   }
+  tight_ = false;
   if (state_.size == 0) return;
+  if (remaining_tokens >= 0) {
+    // One token may push the end of the shortest match away by about the
+    // largest thing it can enter (a new array item, an alternative); past
+    // that margin the budget cannot bind yet and the mask is the usual one.
+    const int64_t margin = kTightSlack + 2 * static_cast<int64_t>(program_->max_entry());
+    const int32_t cost = set_cost(state_);
+    if (remaining_tokens <= cost + margin) {
+      tight_ = true;
+      budget_ = remaining_tokens - 1;  // this token takes one
+    }
+  }
   // Inside a JSON string on every path: plain tokens by bitmap, the rest by
   // walking the (smaller) trie of the others.
+  StackSet& start = levels_[0];
+  start.assign(state_);
+  if (tight_ && start.size > 1) {
+    // Keep the stacks nearest to a full match when some must be dropped.
+    std::stable_sort(start.stacks.begin(), start.stacks.begin() + static_cast<std::ptrdiff_t>(start.size),
+                     [&](const Stack& a, const Stack& b) { return stack_distance(a) < stack_distance(b); });
+  }
   bool in_string = true;
   int32_t room_left = 0;
-  for (size_t i = 0; i < std::min(state_.size, kMaxStringMaskStacks) && in_string; ++i) {
-    const Frame& top = state_.stacks[i].back();
+  for (size_t i = 0; i < std::min(start.size, kMaxStringMaskStacks) && in_string; ++i) {
+    const Frame& top = start.stacks[i].back();
     const GrammarProgram::Node& node = program_->node(top.node);
     in_string = node.kind == Kind::kJsonString && top.aux == kChar;
     if (in_string) {
@@ -317,14 +433,21 @@ void GrammarMatcher::fill_mask(std::vector<uint64_t>& mask) {
   // The walk costs its trie nodes times the stacks: past a few stacks,
   // only the first ones are walked (allowing fewer tokens, never a wrong
   // one: every stack is a way to a full match).
-  levels_[0].assign(state_);
   levels_[0].size = std::min(levels_[0].size, in_string ? kMaxStringMaskStacks : kMaxMaskStacks);
-  if (in_string) {
+  if (in_string && tight_) {
+    add_plain_tight(levels_[0], mask);
+    walk(vocabulary.non_plain_trie(), 0, 0, mask.data());
+  } else if (in_string) {
     const std::vector<uint64_t>& plain = vocabulary.plain_upto(room_left);
     for (size_t w = 0; w < mask.size(); ++w) mask[w] |= plain[w];
     walk(vocabulary.non_plain_trie(), 0, 0, mask.data());
   } else {
     walk(vocabulary.trie(), 0, 0, mask.data());
+  }
+  if (tight_ && std::all_of(mask.begin(), mask.end(), [](uint64_t word) { return word == 0; })) {
+    // Past saving: max_tokens is below the shortest completion (in tokens
+    // of this vocabulary). The usual mask, for max_tokens to cut.
+    fill_mask(mask, kUnbounded);
   }
 }
 

@@ -51,7 +51,22 @@ class GrammarMatcher {
   // Bitmap (64 tokens a word, Vocabulary::mask_words() words) of the
   // tokens allowed now: those whose text keeps the output a prefix of a
   // match, and the end tokens where it is complete.
-  void fill_mask(std::vector<uint64_t>& mask);
+  //
+  // `remaining_tokens` (kUnbounded: no limit) is how many tokens the
+  // sequence may still take, this one included. When that gets close to
+  // what the shortest completion needs, the mask keeps only the tokens after
+  // which a full match and its end token still fit (budget-tight mode), so
+  // that a constrained output finishes before max_tokens rather than being
+  // cut. Shortest completions are counted in bytes, each spelled by a
+  // one-byte token; a vocabulary without those (rare: byte-level BPE and
+  // SentencePiece byte fallback have them all) may still run out.
+  void fill_mask(std::vector<uint64_t>& mask, int32_t remaining_tokens = kUnbounded);
+
+  // The fewest bytes that turn the output so far into a full match (0: it
+  // is one; GrammarProgram::kFar: none can).
+  int32_t distance() const;
+  // Whether the last fill_mask() was budget-tight.
+  bool tight() const { return tight_; }
 
   // Advances by a token / raw bytes; false (state unchanged) if not allowed.
   bool accept_token(TokenId token);
@@ -67,12 +82,20 @@ class GrammarMatcher {
   bool consume(Frame& frame, uint8_t byte, bool& finished) const;
   void walk(const TokenTrie& trie, uint32_t node, size_t depth, uint64_t* mask);
   void finish_step(StackSet& set) const;
+  int32_t stack_distance(const Stack& stack) const;
+  int32_t set_distance(const StackSet& set) const;
+  // Tokens still needed after reaching `set`: its distance plus the end
+  // token (none when nothing may follow).
+  int32_t set_cost(const StackSet& set) const;
+  void add_plain_tight(const StackSet& set, std::vector<uint64_t>& mask) const;
 
   std::shared_ptr<const GrammarProgram> program_;
   std::shared_ptr<const Vocabulary> vocabulary_;
   StackSet state_;
   StackSet scratch_;
   std::vector<StackSet> levels_;  // walk state per trie depth
+  bool tight_ = false;
+  int32_t budget_ = 0;  // tight: the largest set_cost() a token may leave
 };
 
 }  // namespace tether::constrain

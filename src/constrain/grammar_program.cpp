@@ -1,5 +1,6 @@
 #include "constrain/grammar_program.h"
 
+#include <algorithm>
 #include <unordered_map>
 
 #include "common/error.h"
@@ -99,6 +100,45 @@ GrammarProgram::GrammarProgram(const Grammar& grammar) {
   }
   root_ = index.at(grammar.node().get());
   depth_ = depth.at(grammar.node().get());
+  compute_min_bytes();
+}
+
+void GrammarProgram::compute_min_bytes() {
+  // Children come before their parents (post-order), so one pass suffices.
+  const auto add = [](int64_t a, int64_t b) { return std::min<int64_t>(a + b, kFar); };
+  min_bytes_.assign(nodes_.size(), 0);
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& node = nodes_[i];
+    int64_t bytes = 0;
+    switch (node.kind) {
+      case Kind::kLiteral:
+        bytes = node.count;
+        break;
+      case Kind::kByteClass:
+        bytes = 1;
+        break;
+      case Kind::kJsonString:
+        bytes = add(2, node.min);  // quotes and min one-byte characters
+        break;
+      case Kind::kSequence:
+        for (uint32_t c = 0; c < node.count; ++c) bytes = add(bytes, min_bytes_[child(node, c)]);
+        break;
+      case Kind::kChoice:
+        bytes = kFar;
+        for (uint32_t c = 0; c < node.count; ++c) {
+          bytes = std::min<int64_t>(bytes, min_bytes_[child(node, c)]);
+          max_entry_ = std::max(max_entry_, min_bytes_[child(node, c)]);
+        }
+        break;
+      case Kind::kRepeat: {
+        const int64_t item = min_bytes_[child(node, 0)];
+        bytes = std::min<int64_t>(item * node.min, kFar);
+        max_entry_ = std::max(max_entry_, static_cast<int32_t>(item));
+        break;
+      }
+    }
+    min_bytes_[i] = static_cast<int32_t>(bytes);
+  }
 }
 
 }  // namespace tether::constrain

@@ -37,14 +37,24 @@ class GrammarProgram {
   size_t size() const { return nodes_.size(); }
   // The deepest nesting of nodes (bounds a matcher's stack).
   uint32_t depth() const { return depth_; }
+  // The fewest bytes node `index` matches (saturating at kFar).
+  int32_t min_bytes(uint32_t index) const { return min_bytes_[index]; }
+  // The most min_bytes() of anything a match may enter midway (a choice's
+  // alternative, a repeat's item): how far one step can push the end away.
+  int32_t max_entry() const { return max_entry_; }
+  static constexpr int32_t kFar = 1 << 28;
 
  private:
+  void compute_min_bytes();
+
   std::vector<Node> nodes_;
   std::vector<uint32_t> children_;
   std::string text_;
   std::vector<std::array<uint64_t, 4>> byte_classes_;
+  std::vector<int32_t> min_bytes_;
   uint32_t root_ = 0;
   uint32_t depth_ = 0;
+  int32_t max_entry_ = 0;
 };
 
 }  // namespace tether::constrain

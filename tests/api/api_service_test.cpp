@@ -153,7 +153,7 @@ TEST_F(ApiServiceTest, JsonSchemaOutputValidates) {
 
 TEST_F(ApiServiceTest, ForcedToolCallsParseIntoToolCalls) {
   const std::string tools = R"("tools": [{"type": "function", "function": {"name": "lookup", "parameters":
-      {"type": "object", "properties": {"q": {"type": "string", "maxLength": 24}}, "required": ["q"], "additionalProperties": false}}},
+      {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"], "additionalProperties": false}}},
       {"type": "function", "function": {"name": "other", "parameters": {"type": "object", "properties": {}, "additionalProperties": false}}}])";
   for (const char* choice : {R"("required")", R"({"type": "function", "function": {"name": "lookup"}})"}) {
     auto response = post_json("/v1/chat/completions",

@@ -9,8 +9,13 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include "chat/tool_call_format.h"
+#include "chat/tool_call_grammar.h"
+#include "chat/tool_call_parser.h"
 #include "common/error.h"
 #include "constrain/grammar.h"
+#include "constrain/grammar_matcher.h"
+#include "constrain/grammar_program.h"
 #include "constrain/vocabulary.h"
 #include "engine/generation/generator.h"
 #include "engine/kernels/thread_pool.h"
@@ -297,6 +302,119 @@ TEST_F(ConstrainedGenerationTest, MaxTokensStillEndsWithLength) {
   EXPECT_EQ(result.finish_reason, FinishReason::kLength);
   EXPECT_EQ(result.tokens.size(), 2u);
   EXPECT_EQ(std::string("hello world, hello world, hello world").rfind(result.text, 0), 0u) << result.text;
+}
+
+// The fewest tokens of the tiny vocabulary that spell a full match of
+// `grammar` (plus its end token): the byte distance of the start state.
+int32_t shortest(const Grammar& grammar, const std::shared_ptr<const Vocabulary>& vocabulary) {
+  GrammarMatcher matcher(std::make_shared<const GrammarProgram>(grammar), vocabulary);
+  return matcher.distance() + 1;
+}
+
+// Unbounded strings, free-form objects and open arrays under max_tokens
+// just above their shortest completion: without budget-aware masks the
+// random model almost never closes a string in time.
+TEST_F(ConstrainedGenerationTest, SmallMaxTokensStillCompleteAndValidate) {
+  const char* schemas[] = {
+      R"({"type": "object", "properties": {"city": {"type": "string"}, "note": {"type": "string", "minLength": 5}},
+          "required": ["city", "note"], "additionalProperties": false})",
+      R"({"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}, "minItems": 3},
+          "n": {"type": "integer"}}, "required": ["tags", "n"], "additionalProperties": false})",
+      R"({"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string"}},
+          "required": ["k"], "additionalProperties": false}, "minItems": 2})",
+      R"({"type": "object"})",
+      R"({"type": "object", "properties": {"meta": {"type": "object"}, "s": {"type": "string"}},
+          "required": ["meta", "s"]})",
+  };
+  for (const char* text : schemas) {
+    const json::value schema = json::parse(text);
+    const Grammar grammar = json_schema(schema);
+    const int32_t minimum = shortest(grammar, vocabulary_);
+    const Validator validator(schema);
+    for (const int32_t slack : {0, 3, 12}) {
+      const int32_t max_tokens = std::max(minimum + slack, 30);
+      for (const GenerationResult& result : sample(grammar, 8, max_tokens, static_cast<uint64_t>(slack + 7))) {
+        EXPECT_EQ(result.finish_reason, FinishReason::kStop) << text << " max_tokens " << max_tokens << "\n"
+                                                             << result.text;
+        EXPECT_LE(result.tokens.size(), static_cast<size_t>(max_tokens));
+        boost::system::error_code error;
+        const json::value value = json::parse(result.text, error);
+        ASSERT_FALSE(error) << text << " max_tokens " << max_tokens << "\n" << result.text;
+        EXPECT_TRUE(validator.valid(value)) << text << "\n" << result.text;
+      }
+    }
+  }
+}
+
+TEST_F(ConstrainedGenerationTest, JsonObjectUnderATightBudgetCompletes) {
+  for (const int32_t max_tokens : {3, 8, 30}) {
+    for (const GenerationResult& result : sample(json_object(), 8, max_tokens, 3)) {
+      EXPECT_EQ(result.finish_reason, FinishReason::kStop) << result.text;
+      boost::system::error_code error;
+      const json::value value = json::parse(result.text, error);
+      ASSERT_FALSE(error) << result.text;
+      EXPECT_TRUE(value.is_object());
+    }
+  }
+}
+
+TEST_F(ConstrainedGenerationTest, ForcedToolCallsWithUnboundedStringsFitSmallBudgets) {
+  const json::array tools = json::parse(R"([
+      {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+        "properties": {"city": {"type": "string"}, "unit": {"enum": ["c", "f"]},
+                       "days": {"type": "array", "items": {"type": "string"}, "minItems": 1}},
+        "required": ["city", "unit", "days"], "additionalProperties": false}}},
+      {"type": "function", "function": {"name": "search", "parameters": {"type": "object",
+        "properties": {"query": {"type": "string", "minLength": 3}}, "required": ["query"],
+        "additionalProperties": false}}}])").as_array();
+  const json::value weather_schema = tools[0].at("function").at("parameters");
+  const json::value search_schema = tools[1].at("function").at("parameters");
+  chat::ToolChoice required;
+  required.mode = chat::ToolChoice::Mode::kRequired;
+  chat::ToolChoice named;
+  named.mode = chat::ToolChoice::Mode::kFunction;
+  named.function_name = "get_weather";
+  for (const chat::ToolCallFormat format :
+       {chat::ToolCallFormat::kHermes, chat::ToolCallFormat::kMistral, chat::ToolCallFormat::kLlama3Json,
+        chat::ToolCallFormat::kKimiK2, chat::ToolCallFormat::kDeepSeekV31}) {
+    for (const bool parallel : {false, true}) {
+      for (const chat::ToolChoice& choice : {required, named}) {
+        const Grammar grammar = chat::forced_tool_call_grammar(format, tools, choice, parallel);
+        const int32_t max_tokens = std::max(60, shortest(grammar, vocabulary_) + 2);
+        for (const GenerationResult& result : sample(grammar, 8, max_tokens, parallel ? 12 : 11)) {
+          const std::string label = std::string(chat::tool_call_format_name(format)) + "\n" + result.text;
+          EXPECT_EQ(result.finish_reason, FinishReason::kStop) << label;
+          const chat::ParsedToolCalls parsed = chat::parse_tool_calls(format, result.text);
+          ASSERT_GE(parsed.tool_calls.size(), 1u) << label;
+          if (!parallel) {
+            ASSERT_EQ(parsed.tool_calls.size(), 1u) << label;
+          }
+          for (const chat::ToolCall& call : parsed.tool_calls) {
+            if (choice.mode == chat::ToolChoice::Mode::kFunction) {
+              EXPECT_EQ(call.name, "get_weather");
+            }
+            boost::system::error_code error;
+            const json::value arguments = json::parse(call.arguments, error);
+            ASSERT_FALSE(error) << label;
+            const json::value& schema = call.name == "search" ? search_schema : weather_schema;
+            EXPECT_TRUE(Validator(schema).valid(arguments)) << label;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(ConstrainedGenerationTest, MaxTokensBelowTheShortestCompletionEndsWithLength) {
+  // Longer than max_tokens tokens of the longest text could spell.
+  constexpr int32_t kMaxTokens = 4;
+  const int64_t min_length = static_cast<int64_t>(vocabulary_->trie().depth()) * kMaxTokens + 10;
+  const json::value schema = json::parse(R"({"type": "object", "properties": {"s": {"type": "string", "minLength": )" +
+                                         std::to_string(min_length) + R"(}}, "required": ["s"]})");
+  for (const GenerationResult& result : sample(json_schema(schema), 4, kMaxTokens, 5)) {
+    EXPECT_EQ(result.finish_reason, FinishReason::kLength) << result.text;
+    EXPECT_EQ(result.tokens.size(), static_cast<size_t>(kMaxTokens));
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include "common/error.h"
@@ -142,6 +143,101 @@ TEST(GrammarMatcherTest, HandBuiltNodesAreCheckedWhenCompiled) {
   nothing->nullable = false;
   EXPECT_THROW(GrammarProgram{sequence({literal("a"), Grammar(nothing)})}, Error);
   EXPECT_THROW(GrammarProgram{never()}, Error);
+}
+
+std::vector<std::string> allowed_within(GrammarMatcher& matcher, int32_t remaining_tokens) {
+  std::vector<uint64_t> mask;
+  matcher.fill_mask(mask, remaining_tokens);
+  std::vector<std::string> out;
+  const Vocabulary& vocabulary = matcher.vocabulary();
+  for (TokenId id = 0; id < vocabulary.n_tokens(); ++id) {
+    if ((mask[id / 64] >> (id % 64)) & 1) out.push_back(vocabulary.is_end(id) ? "<end>" : vocabulary.piece(id));
+  }
+  return out;
+}
+
+TEST(GrammarMatcherDistanceTest, LiteralsCountTheirRemainingBytes) {
+  GrammarMatcher matcher = matcher_for(literal("abc"));
+  EXPECT_EQ(matcher.distance(), 3);
+  ASSERT_TRUE(matcher.accept_bytes("a"));
+  EXPECT_EQ(matcher.distance(), 2);
+  ASSERT_TRUE(matcher.accept_bytes("bc"));
+  EXPECT_EQ(matcher.distance(), 0);
+}
+
+TEST(GrammarMatcherDistanceTest, ChoicesTakeTheShortestAlternative) {
+  GrammarMatcher matcher = matcher_for(sequence({choice({literal("a long text"), literal("ab")}), literal("}")}));
+  EXPECT_EQ(matcher.distance(), 3);
+  ASSERT_TRUE(matcher.accept_bytes("a "));
+  EXPECT_EQ(matcher.distance(), 10);  // only the long one is left
+}
+
+TEST(GrammarMatcherDistanceTest, StringsCountMinLengthQuotesAndTheCharacterUnderWay) {
+  GrammarMatcher matcher = matcher_for(sequence({literal("{"), json_string(2, kUnbounded), literal("}")}));
+  EXPECT_EQ(matcher.distance(), 6);  // { " x x " }
+  ASSERT_TRUE(matcher.accept_bytes("{\""));
+  EXPECT_EQ(matcher.distance(), 4);
+  ASSERT_TRUE(matcher.accept_bytes("a"));
+  EXPECT_EQ(matcher.distance(), 3);
+  ASSERT_TRUE(matcher.accept_bytes("bcd"));  // past minLength: only the quote and brace
+  EXPECT_EQ(matcher.distance(), 2);
+  ASSERT_TRUE(matcher.accept_bytes("\\"));  // an escape to finish
+  EXPECT_EQ(matcher.distance(), 3);
+  ASSERT_TRUE(matcher.accept_bytes("u0"));  // three hex digits to go
+  EXPECT_EQ(matcher.distance(), 5);
+  ASSERT_TRUE(matcher.accept_bytes("0e9\xE2"));  // two continuation bytes to go
+  EXPECT_EQ(matcher.distance(), 4);
+  ASSERT_TRUE(matcher.accept_bytes("\x82\xAC\"}"));
+  EXPECT_EQ(matcher.distance(), 0);
+}
+
+TEST(GrammarMatcherDistanceTest, RepeatsCountTheItemsStillOwed) {
+  GrammarMatcher matcher =
+      matcher_for(sequence({literal("["), repeat(literal("xy"), 2, kUnbounded), literal("]")}));
+  EXPECT_EQ(matcher.distance(), 6);
+  ASSERT_TRUE(matcher.accept_bytes("[xy"));
+  EXPECT_EQ(matcher.distance(), 3);
+  ASSERT_TRUE(matcher.accept_bytes("xy"));
+  EXPECT_EQ(matcher.distance(), 1);
+  ASSERT_TRUE(matcher.accept_bytes("x"));  // a third item under way
+  EXPECT_EQ(matcher.distance(), 2);
+}
+
+TEST(GrammarMatcherDistanceTest, JsonSchemaCountsRequiredPropertiesAndMinItems) {
+  const Grammar grammar = json_schema(boost::json::parse(
+      R"({"type": "object", "properties": {"ab": {"type": "array", "items": {"type": "integer"}, "minItems": 2}},
+          "required": ["ab"], "additionalProperties": false})"));
+  GrammarMatcher matcher = matcher_for(grammar);
+  // {"ab":[0,0]} with no optional whitespace.
+  EXPECT_EQ(matcher.distance(), static_cast<int32_t>(std::string(R"({"ab":[0,0]})").size()));
+}
+
+TEST(GrammarMatcherBudgetTest, TightMasksKeepOnlyTokensThatStillFinishInTime) {
+  GrammarMatcher matcher = matcher_for(sequence({literal("{"), json_string(), literal("}")}));
+  ASSERT_TRUE(matcher.accept_bytes("{\""));
+  // Normal: any string content.
+  EXPECT_EQ(allowed_within(matcher, kUnbounded).size(), allowed(matcher).size());
+  EXPECT_FALSE(matcher.tight());
+  EXPECT_EQ(allowed_within(matcher, 100), allowed(matcher));
+  EXPECT_FALSE(matcher.tight());
+  // Three tokens left: `"` `}` <end> at the most, so no more content.
+  EXPECT_EQ(allowed_within(matcher, 3), (std::vector<std::string>{"\"", "a\"", "\"}"}));
+  EXPECT_TRUE(matcher.tight());
+  // Two left, or one: only what closes both at once (then nothing may
+  // follow, so no end token is needed).
+  EXPECT_EQ(allowed_within(matcher, 2), (std::vector<std::string>{"\"}"}));
+  EXPECT_EQ(allowed_within(matcher, 1), (std::vector<std::string>{"\"}"}));
+  // No token left to spend: past saving; the usual mask, for max_tokens to cut.
+  EXPECT_EQ(allowed_within(matcher, 0), allowed(matcher));
+  EXPECT_FALSE(matcher.tight());
+}
+
+TEST(GrammarMatcherBudgetTest, TightMasksAllowEndWhereComplete) {
+  GrammarMatcher matcher = matcher_for(sequence({literal("["), repeat(literal("1"), 1, kUnbounded), literal("]")}));
+  ASSERT_TRUE(matcher.accept_bytes("[1"));
+  EXPECT_EQ(allowed_within(matcher, 2), (std::vector<std::string>{"]"}));
+  ASSERT_TRUE(matcher.accept_bytes("]"));
+  EXPECT_EQ(allowed_within(matcher, 1), (std::vector<std::string>{"<end>"}));
 }
 
 }  // namespace

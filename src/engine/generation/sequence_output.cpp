@@ -53,6 +53,7 @@ SequenceOutput::SequenceOutput(const GenerationRequest& request, std::span<const
 
 sampling::SampledToken SequenceOutput::sample_constrained(std::span<const float> logits) {
   masked_.assign(logits.begin(), logits.end());
+  constraint_->set_remaining(max_tokens_ - completion_tokens());
   constraint_->apply(masked_);
   return sampler_.sample(masked_);
 }

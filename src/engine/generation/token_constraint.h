@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <span>
 
@@ -20,6 +21,13 @@ class TokenConstraint {
   // Sets the logit of every token not allowed now to -infinity. End tokens
   // (EOS/EOT) are allowed only where the output so far is complete.
   virtual void apply(std::span<float> logits) = 0;
+
+  // How many tokens the sequence may still take, the next one included
+  // (max_tokens less those made); the engine says it before each apply().
+  // A constraint may then narrow its mask so that the output still
+  // completes (and its end token fits) within that budget. Negative: no
+  // limit (the default).
+  virtual void set_remaining(int32_t remaining_tokens) { (void)remaining_tokens; }
 
   // Advances past `token`; throws Error if it was not allowed.
   virtual void accept(TokenId token) = 0;

@@ -19,8 +19,9 @@ namespace {
 // token; complete once the script is done. Records what it saw.
 class ScriptConstraint : public TokenConstraint {
  public:
-  ScriptConstraint(std::vector<TokenId> script, TokenId end, bool end_after, int* applies)
-      : script_(std::move(script)), end_(end), end_after_(end_after), applies_(applies) {}
+  ScriptConstraint(std::vector<TokenId> script, TokenId end, bool end_after, int* applies,
+                   std::vector<int32_t>* remaining)
+      : script_(std::move(script)), end_(end), end_after_(end_after), applies_(applies), remaining_(remaining) {}
 
   void apply(std::span<float> logits) override {
     ++*applies_;
@@ -41,12 +42,14 @@ class ScriptConstraint : public TokenConstraint {
   }
   bool complete() const override { return next_ == script_.size(); }
   bool can_continue() const override { return !ended_ && (next_ < script_.size() || end_after_); }
+  void set_remaining(int32_t remaining_tokens) override { remaining_->push_back(remaining_tokens); }
 
  private:
   std::vector<TokenId> script_;
   TokenId end_;
   bool end_after_;
   int* applies_;
+  std::vector<int32_t>* remaining_;
   size_t next_ = 0;
   bool ended_ = false;
 };
@@ -56,9 +59,10 @@ class ScriptFactory : public TokenConstraintFactory {
   ScriptFactory(std::vector<TokenId> script, TokenId end, bool end_after)
       : script_(std::move(script)), end_(end), end_after_(end_after) {}
   std::unique_ptr<TokenConstraint> start() const override {
-    return std::make_unique<ScriptConstraint>(script_, end_, end_after_, &applies);
+    return std::make_unique<ScriptConstraint>(script_, end_, end_after_, &applies, &remaining);
   }
   mutable int applies = 0;
+  mutable std::vector<int32_t> remaining;  // what set_remaining() was told, in order
 
  private:
   std::vector<TokenId> script_;
@@ -108,6 +112,14 @@ TEST_F(SequenceOutputConstraintTest, AnEndTokenWhereCompleteStops) {
   EXPECT_EQ(result.tokens, (std::vector<TokenId>{40, 41, tok().eos_id()}));
   EXPECT_EQ(result.finish_reason, FinishReason::kStop);
   EXPECT_EQ(result.text, tok().decode(script));
+}
+
+TEST_F(SequenceOutputConstraintTest, TheConstraintLearnsTheTokensLeftBeforeEachMask) {
+  const std::vector<TokenId> script = {40, 41, 42};
+  auto factory = std::make_shared<ScriptFactory>(script, tok().eos_id(), true);
+  const GenerationResult result = run(request(factory, 10));
+  EXPECT_EQ(result.tokens.size(), 4u);
+  EXPECT_EQ(factory->remaining, (std::vector<int32_t>{10, 9, 8, 7}));
 }
 
 TEST_F(SequenceOutputConstraintTest, MaxTokensStillEndsWithLength) {
