@@ -13,6 +13,13 @@
 #include "http/http_error.h"
 #include "http/json_body.h"
 
+// GCC 12 takes the frame allocation of Asio's awaitable in serve() for a
+// mismatched new/delete pair; Asio allocates and frees it with its own
+// matching operators.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 namespace tether::api {
 
 namespace {

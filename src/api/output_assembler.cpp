@@ -11,7 +11,10 @@ std::vector<chat::ToolCallEvent> OutputAssembler::feed(std::string_view text) {
   if (parser_) {
     events = parser_->feed(text);
   } else if (!text.empty()) {
-    events.push_back({.kind = chat::ToolCallEvent::Kind::kContent, .text = std::string(text)});
+    chat::ToolCallEvent event;
+    event.kind = chat::ToolCallEvent::Kind::kContent;
+    event.text = std::string(text);
+    events.push_back(std::move(event));
   }
   record(events);
   return events;

@@ -173,7 +173,9 @@ TEST_F(ApiServiceTest, ForcedToolCallsParseIntoToolCalls) {
     boost::system::error_code ec;
     auto args = boost::json::parse(arguments, ec);
     ASSERT_FALSE(ec) << arguments << "\n" << boost::json::serialize(response);
-    if (name == "lookup") EXPECT_TRUE(args.at("q").is_string());
+    if (name == "lookup") {
+      EXPECT_TRUE(args.at("q").is_string());
+    }
   }
 }
 
