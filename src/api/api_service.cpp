@@ -82,10 +82,8 @@ boost::asio::awaitable<bool> write_deltas(http::Exchange& exchange, const Respon
       if (event.text.empty()) continue;
       chunk = builder.content(event.text, pending_logprobs);
       pending_logprobs.clear();
-    } else if (event.kind == Kind::kCallBegin) {
-      chunk = builder.tool_call(event.index, event.id, event.name, "");
-    } else if (event.kind == Kind::kArguments) {
-      chunk = builder.tool_call(event.index, "", "", event.text);
+    } else {
+      chunk = builder.tool_call(event);
     }
     if (chunk.empty()) continue;  // call ends; Workers AI sends tool calls whole at the end
     if (!co_await exchange.write(sse(chunk))) co_return false;

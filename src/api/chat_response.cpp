@@ -5,6 +5,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include "chat/tool_call_json.h"
 #include "engine/tokenizer/unicode.h"
 
 namespace tether::api {
@@ -22,16 +23,6 @@ boost::json::value logprob_value(float logprob) {
   // alternative can (it is reported as the most negative float).
   if (std::isfinite(logprob)) return static_cast<double>(logprob);
   return -9999.0;
-}
-
-boost::json::array tool_calls_json(const std::vector<chat::ToolCall>& calls) {
-  boost::json::array array;
-  for (const chat::ToolCall& call : calls) {
-    boost::json::object function{{"name", call.name}, {"arguments", call.arguments}};
-    array.push_back(boost::json::object{{"id", call.id}, {"type", "function"},
-                                        {"function", std::move(function)}});
-  }
-  return array;
 }
 
 }  // namespace
@@ -128,7 +119,7 @@ boost::json::object ResponseBuilder::response(const CompletionOutput& output) co
                              ? boost::json::value(nullptr)
                              : boost::json::value(output.content);
     message["refusal"] = nullptr;
-    if (!output.tool_calls.empty()) message["tool_calls"] = tool_calls_json(output.tool_calls);
+    if (!output.tool_calls.empty()) message["tool_calls"] = chat::tool_calls_to_json(output.tool_calls);
     choice["message"] = std::move(message);
     choice["logprobs"] = with_logprobs ? chat_logprobs(output.logprobs) : boost::json::value(nullptr);
     body["object"] = "chat.completion";
@@ -183,27 +174,12 @@ boost::json::object ResponseBuilder::content(std::string_view text,
                                    {"finish_reason", nullptr}});
 }
 
-boost::json::object ResponseBuilder::tool_call(int32_t index, std::string_view id,
-                                               std::string_view name,
-                                               std::string_view arguments) const {
-  boost::json::object call;
-  call["index"] = index;
-  boost::json::object function;
-  if (!id.empty()) {
-    call["id"] = id;
-    call["type"] = "function";
-    function["name"] = name;
-  }
-  function["arguments"] = arguments;
-  call["function"] = std::move(function);
-  if (dialect_ == ApiDialect::kWorkersAi) {
-    // Workers AI streams text only; tool calls come whole in the final event.
-    return boost::json::object{};
-  }
-  return chunk(boost::json::object{
-      {"delta", boost::json::object{{"tool_calls", boost::json::array{std::move(call)}}}},
-      {"logprobs", nullptr},
-      {"finish_reason", nullptr}});
+boost::json::object ResponseBuilder::tool_call(const chat::ToolCallEvent& event) const {
+  // Workers AI streams text only; tool calls come whole in the final event.
+  if (dialect_ == ApiDialect::kWorkersAi) return boost::json::object{};
+  boost::json::object delta = chat::tool_call_event_delta(event);
+  if (delta.empty()) return delta;  // a call's end has no chunk
+  return chunk(boost::json::object{{"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", nullptr}});
 }
 
 boost::json::object ResponseBuilder::finish(const CompletionOutput& output) const {

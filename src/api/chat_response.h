@@ -11,6 +11,7 @@
 
 #include "api/chat_request.h"
 #include "chat/tool_call.h"
+#include "chat/tool_call_parser.h"
 #include "engine/sampling/sampler.h"
 
 namespace tether::api {
@@ -50,9 +51,9 @@ class ResponseBuilder {
   boost::json::object first() const;  // chat: the assistant role; others: empty text
   boost::json::object content(std::string_view text,
                               std::span<const sampling::SampledToken> logprobs) const;
-  // A tool call's opening (id and name set) or a fragment of its arguments.
-  boost::json::object tool_call(int32_t index, std::string_view id, std::string_view name,
-                                std::string_view arguments) const;
+  // A tool call's opening (id and name) or a fragment of its arguments;
+  // empty for a call's end and for Workers AI (calls come whole at the end).
+  boost::json::object tool_call(const chat::ToolCallEvent& event) const;
   boost::json::object finish(const CompletionOutput& output) const;
   boost::json::object usage(const TokenCounts& counts) const;
   // Whether every chunk carries "usage": null before the usage chunk (OpenAI

@@ -65,11 +65,11 @@ TEST(ChatResponse, StreamChunksInOrder) {
   EXPECT_EQ(b.first().at("choices").as_array()[0].at("delta").at("role").as_string(), "assistant");
   EXPECT_TRUE(b.first().at("usage").is_null());
   EXPECT_EQ(b.content("he", {}).at("choices").as_array()[0].at("delta").at("content").as_string(), "he");
-  auto open = b.tool_call(0, "call_1", "f", "");
+  auto open = b.tool_call({chat::ToolCallEvent::Kind::kCallBegin, 0, "", "call_1", "f"});
   const auto& call = open.at("choices").as_array()[0].at("delta").at("tool_calls").as_array()[0];
   EXPECT_EQ(call.at("id").as_string(), "call_1");
   EXPECT_EQ(call.at("function").at("name").as_string(), "f");
-  auto more = b.tool_call(0, "", "", "{\"a\"");
+  auto more = b.tool_call({chat::ToolCallEvent::Kind::kArguments, 0, "{\"a\"", "", ""});
   const auto& frag = more.at("choices").as_array()[0].at("delta").at("tool_calls").as_array()[0];
   EXPECT_FALSE(frag.as_object().contains("id"));
   EXPECT_EQ(frag.at("function").at("arguments").as_string(), "{\"a\"");
