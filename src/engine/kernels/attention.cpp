@@ -60,20 +60,37 @@ void attention_head_scalar(const AttentionTask& task, const kv::KvBlockStorage& 
 
 }  // namespace
 
-void attention_range(const AttentionTask& task, const kv::KvBlockStorage& kv, int32_t head_begin,
-                     int32_t head_end, int32_t token_begin, int32_t token_end, KernelPath path) {
-  if (path == KernelPath::kAvx2) {
-    attention_range_avx2(task, kv, head_begin, head_end, token_begin, token_end);
+int32_t attention_token_tile(const AttentionTask& task, const kv::KvShape& shape) {
+  constexpr int32_t kRowsPerItem = 32;
+  const int32_t group = std::max(1, task.n_heads / std::max(1, shape.n_kv_heads));
+  return std::max(1, kRowsPerItem / group);
+}
+
+int64_t attention_items(const AttentionTask& task, const kv::KvShape& shape) {
+  const int32_t tile = attention_token_tile(task, shape);
+  return static_cast<int64_t>(shape.n_kv_heads) * ((task.n_tokens + tile - 1) / tile);
+}
+
+void attention_item(const AttentionTask& task, const kv::KvBlockStorage& kv, int64_t item,
+                    KernelPath path) {
+  const kv::KvShape& shape = kv.shape();
+  const int32_t tile = attention_token_tile(task, shape);
+  const int32_t kv_head = static_cast<int32_t>(item % shape.n_kv_heads);
+  const int32_t token_begin = static_cast<int32_t>(item / shape.n_kv_heads) * tile;
+  const int32_t token_end = std::min(task.n_tokens, token_begin + tile);
+  if (path == KernelPath::kAvx2 && attention_avx2_supports(shape)) {
+    attention_group_avx2(task, kv, kv_head, token_begin, token_end);
     return;
   }
   // Per-thread scratch that grows once, so steady-state decoding does not allocate.
   thread_local std::vector<float> scratch;
-  const size_t need = static_cast<size_t>(kv.shape().block_tokens + kv.shape().head_dim);
+  const size_t need = static_cast<size_t>(shape.block_tokens + shape.head_dim);
   if (scratch.size() < need) scratch.resize(need);
   float* scores = scratch.data();
-  float* acc = scores + kv.shape().block_tokens;
+  float* acc = scores + shape.block_tokens;
+  const int32_t group = task.n_heads / shape.n_kv_heads;
   for (int32_t token = token_begin; token < token_end; ++token) {
-    for (int32_t head = head_begin; head < head_end; ++head) {
+    for (int32_t head = kv_head * group; head < (kv_head + 1) * group; ++head) {
       attention_head_scalar(task, kv, head, token, scores, acc);
     }
   }
@@ -96,13 +113,8 @@ void attention(const AttentionTask& task, const kv::KvBlockStorage& kv, ThreadPo
                 task.start_pos + task.n_tokens);
   }
   for (int64_t i = 0; i < needed_blocks; ++i) kv.check_block(task.block_table[i]);
-  const int64_t n_items = static_cast<int64_t>(task.n_tokens) * task.n_heads;
-  pool.parallel_for(n_items, 1, [&](int64_t begin, int64_t end, int) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int32_t token = static_cast<int32_t>(item / task.n_heads);
-      const int32_t head = static_cast<int32_t>(item % task.n_heads);
-      attention_range(task, kv, head, head + 1, token, token + 1, path);
-    }
+  pool.parallel_for(attention_items(task, shape), 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t item = begin; item < end; ++item) attention_item(task, kv, item, path);
   });
 }
 

@@ -25,13 +25,25 @@ struct AttentionTask {
   std::span<const kv::BlockId> block_table;  // covers positions [0, start_pos + n_tokens)
 };
 
-// Computes query heads [head_begin, head_end) of tokens [token_begin,
-// token_end) of `task` on the calling thread. The model splits (sequence,
-// head, token) work items of a whole batch over its thread pool with this.
-void attention_range(const AttentionTask& task, const kv::KvBlockStorage& kv, int32_t head_begin,
-                     int32_t head_end, int32_t token_begin, int32_t token_end, KernelPath path);
+// The work of a task comes in items: one KV head and a tile of consecutive
+// tokens, i.e. every query head sharing that KV head for those tokens. The
+// keys and values of a KV head are read once per item for all of its query
+// rows (the heads of the group times the tile's tokens), which is what makes
+// long contexts cheap: the AVX2 kernel turns an item into small matrix
+// products over 16 keys at a time. Tiles hold enough tokens to give an item
+// about 32 query rows.
+int32_t attention_token_tile(const AttentionTask& task, const kv::KvShape& shape);
+int64_t attention_items(const AttentionTask& task, const kv::KvShape& shape);
 
-// All of `task`, split over the pool's threads by head and token.
+// Computes item `item` (in [0, attention_items)) of `task` on the calling
+// thread. The model spreads the items of a whole batch over its thread pool.
+void attention_item(const AttentionTask& task, const kv::KvBlockStorage& kv, int64_t item,
+                    KernelPath path);
+
+// All of `task`, its items split over the pool's threads. Checks the task
+// against the storage first: throws Error(kInvalidArgument) for a head count
+// that does not fit the KV heads, or a block table that is too short or
+// names blocks outside the storage.
 void attention(const AttentionTask& task, const kv::KvBlockStorage& kv, ThreadPool& pool,
                KernelPath path = best_kernel_path());
 

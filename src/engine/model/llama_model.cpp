@@ -152,8 +152,9 @@ void LlamaModel::forward(std::span<const SequenceInput> batch, kv::KvBlockStorag
     }
   }
 
-  // Attention work: one task per sequence, items (token, head) numbered
-  // across the batch so one parallel_for covers every sequence.
+  // Attention work: one task per sequence, its items (a KV head and a tile
+  // of tokens) numbered across the batch so one parallel_for covers every
+  // sequence.
   s.tasks.resize(batch.size());
   s.task_first_item.resize(batch.size() + 1);
   s.task_first_item[0] = 0;
@@ -170,7 +171,7 @@ void LlamaModel::forward(std::span<const SequenceInput> batch, kv::KvBlockStorag
       task.n_heads = config_.n_heads;
       task.block_table = batch[seq].block_table;
       s.task_first_item[seq + 1] =
-          s.task_first_item[seq] + static_cast<int64_t>(task.n_tokens) * config_.n_heads;
+          s.task_first_item[seq] + kernels::attention_items(task, kv.shape());
       row += task.n_tokens;
     }
   }
@@ -238,16 +239,12 @@ void LlamaModel::run_layer(int32_t layer_idx, std::span<const SequenceInput> bat
 
   for (auto& task : s.tasks) task.layer = layer_idx;
   const int64_t n_items = s.task_first_item.back();
-  const int32_t n_heads = config_.n_heads;
   pool.parallel_for(n_items, 1, [&](int64_t begin, int64_t end, int) {
     size_t seq = std::upper_bound(s.task_first_item.begin(), s.task_first_item.end(), begin) -
                  s.task_first_item.begin() - 1;
     for (int64_t item = begin; item < end; ++item) {
       while (item >= s.task_first_item[seq + 1]) ++seq;
-      const int64_t local = item - s.task_first_item[seq];
-      const int32_t token = static_cast<int32_t>(local / n_heads);
-      const int32_t head = static_cast<int32_t>(local % n_heads);
-      kernels::attention_range(s.tasks[seq], kv, head, head + 1, token, token + 1, path);
+      kernels::attention_item(s.tasks[seq], kv, item - s.task_first_item[seq], path);
     }
   });
 

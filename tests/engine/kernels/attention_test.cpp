@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -75,6 +76,59 @@ TEST(Attention, MatchesNaiveSoftmaxThroughShuffledBlockTable) {
         for (size_t i = 0; i < out.size(); ++i) {
           ASSERT_NEAR(out[i], expected[i], 1e-5) << "dim " << dim << " index " << i;
         }
+      }
+    }
+  }
+}
+
+// The AVX2 kernel works on tiles of tokens and 16 keys that never cross a
+// block: long contexts, block sizes above, below and not dividing 16, one
+// token (decode) and many (prefill whose tiles end mid-group), and group
+// sizes 1, 4 and 7 (rows per score group 4, 4 and 4+3).
+TEST(Attention, TiledKernelMatchesNaiveAcrossShapes) {
+  struct Shape {
+    int n_heads, n_kv_heads, dim, block_tokens, start_pos, n_tokens;
+    kv::KvType type;
+  };
+  const Shape shapes[] = {
+      {14, 2, 64, 16, 300, 1, kv::KvType::kF16},  {14, 2, 64, 16, 0, 37, kv::KvType::kF16},
+      {14, 2, 64, 16, 130, 19, kv::KvType::kF16}, {8, 2, 32, 7, 45, 11, kv::KvType::kF32},
+      {4, 4, 16, 40, 70, 9, kv::KvType::kF32},    {8, 1, 128, 16, 200, 5, kv::KvType::kQ8_0},
+      {6, 3, 80, 3, 25, 2, kv::KvType::kF16},
+  };
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const Shape& sh : shapes) {
+    const int total = sh.start_pos + sh.n_tokens;
+    const int n_blocks = (total + sh.block_tokens - 1) / sh.block_tokens;
+    kv::KvBlockStorage kv({1, sh.n_kv_heads, sh.dim, sh.block_tokens, sh.type}, n_blocks + 3);
+    std::vector<kv::BlockId> table;
+    for (int b = 0; b < n_blocks; ++b) table.push_back(kv::BlockId{(b * 5 + 2) % (n_blocks + 3)});
+    for (int p = 0; p < total; ++p) {
+      std::vector<float> k(sh.n_kv_heads * sh.dim), v(sh.n_kv_heads * sh.dim);
+      for (auto& x : k) x = 1.5f * normal(rng);
+      for (auto& x : v) x = normal(rng);
+      kv.write(table[p / sh.block_tokens], p % sh.block_tokens, 0, k.data(), v.data());
+    }
+    // Queries laid out with a wider stride than the heads need.
+    const int q_stride = sh.n_heads * sh.dim + 8;
+    std::vector<float> q(static_cast<size_t>(sh.n_tokens) * q_stride);
+    for (auto& x : q) x = normal(rng);
+    std::vector<float> dense(static_cast<size_t>(sh.n_tokens) * sh.n_heads * sh.dim);
+    for (int t = 0; t < sh.n_tokens; ++t) {
+      std::copy_n(q.begin() + t * q_stride, sh.n_heads * sh.dim, dense.begin() + t * sh.n_heads * sh.dim);
+    }
+    const auto expected = naive(dense, sh.n_tokens, sh.start_pos, sh.n_heads, kv, 0, table);
+    for (KernelPath path : {KernelPath::kScalar, best_kernel_path()}) {
+      std::vector<float> out(dense.size(), -1.0f);
+      AttentionTask task{q.data(), q_stride, out.data(), sh.n_heads * sh.dim, sh.n_tokens,
+                         sh.start_pos, sh.n_heads, 0, table};
+      ThreadPool pool(2);
+      attention(task, kv, pool, path);
+      for (size_t i = 0; i < out.size(); ++i) {
+        ASSERT_NEAR(out[i], expected[i], 2e-5)
+            << "heads " << sh.n_heads << "/" << sh.n_kv_heads << " dim " << sh.dim << " block "
+            << sh.block_tokens << " tokens " << sh.n_tokens << " index " << i;
       }
     }
   }
