@@ -37,9 +37,18 @@ LlamaModel LlamaModel::load(std::shared_ptr<const gguf::GgufFile> file) {
   if (!file) throw_error(ErrorCode::kInvalidArgument, "LlamaModel::load: no file");
   LlamaModel model;
   model.config_ = ModelConfig::from_gguf(*file);
-  model.weights_ = ModelWeights::bind(*file, model.config_);
-  model.rope_ = std::make_shared<const Rope>(model.config_.rope, model.weights_.rope_freqs);
+  model.weights_ = std::make_shared<const ModelWeights>(ModelWeights::bind(*file, model.config_));
+  model.rope_ = std::make_shared<const Rope>(model.config_.rope, model.weights_->rope_freqs);
   model.file_ = std::move(file);
+  return model;
+}
+
+LlamaModel LlamaModel::share_weights() const {
+  LlamaModel model;
+  model.file_ = file_;
+  model.config_ = config_;
+  model.weights_ = weights_;
+  model.rope_ = rope_;
   return model;
 }
 
@@ -138,7 +147,7 @@ void LlamaModel::forward(std::span<const SequenceInput> batch, kv::KvBlockStorag
       const SequenceInput& input = batch[seq];
       for (size_t t = 0; t < input.tokens.size(); ++t, ++row) {
         const TokenId token = input.tokens[t];
-        const auto& embd = weights_.token_embd;
+        const auto& embd = weights_->token_embd;
         kernels::dequantize_row(
             embd.type, {embd.data + static_cast<size_t>(token) * embd.row_bytes, embd.row_bytes},
             {x.data() + row * hidden, static_cast<size_t>(hidden)});
@@ -183,11 +192,11 @@ void LlamaModel::forward(std::span<const SequenceInput> batch, kv::KvBlockStorag
   // Final norm of the rows that need logits, then the output matrix once.
   reserve_at_least(s.logits_in, static_cast<size_t>(n_logit_rows * hidden));
   for (int64_t i = 0; i < n_logit_rows; ++i) {
-    rms_norm(s.x.data() + s.logit_rows[i] * hidden, weights_.output_norm.data(), hidden,
+    rms_norm(s.x.data() + s.logit_rows[i] * hidden, weights_->output_norm.data(), hidden,
              config_.rms_eps, s.logits_in.data() + i * hidden);
   }
   out.logits.resize(static_cast<size_t>(n_logit_rows) * config_.vocab_size);
-  kernels::matmul(weights_.output, s.logits_in.data(), n_logit_rows, hidden, out.logits.data(),
+  kernels::matmul(weights_->output, s.logits_in.data(), n_logit_rows, hidden, out.logits.data(),
                   config_.vocab_size, pool, path);
 }
 
@@ -195,7 +204,7 @@ void LlamaModel::run_layer(int32_t layer_idx, std::span<const SequenceInput> bat
                            int64_t n_tokens, kv::KvBlockStorage& kv, kernels::ThreadPool& pool,
                            kernels::KernelPath path) {
   Scratch& s = scratch_;
-  const LayerWeights& w = weights_.layers[layer_idx];
+  const LayerWeights& w = weights_->layers[layer_idx];
   const int64_t hidden = config_.hidden;
   const int64_t q_dim = config_.q_dim();
   const int64_t kv_dim = config_.kv_dim();

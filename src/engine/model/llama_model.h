@@ -60,8 +60,13 @@ class LlamaModel {
   // any compute). Errors as ModelConfig::from_gguf and ModelWeights::bind.
   static LlamaModel load(std::shared_ptr<const gguf::GgufFile> file);
 
+  // Another model over the same weights, with scratch of its own: local
+  // engine replicas each run forwards of their own but hold one copy of the
+  // weights between them.
+  LlamaModel share_weights() const;
+
   const ModelConfig& config() const { return config_; }
-  const ModelWeights& weights() const { return weights_; }
+  const ModelWeights& weights() const { return *weights_; }
   const gguf::GgufFile& file() const { return *file_; }
 
   // The KV shape this model writes (for sizing a KvBlockStorage).
@@ -84,7 +89,7 @@ class LlamaModel {
     std::vector<float> logits_in;           // normed rows that need logits
     std::vector<int64_t> logit_rows;        // which packed rows need logits
     std::vector<kernels::AttentionTask> tasks;
-    std::vector<int64_t> task_first_item;   // prefix sums of tokens x heads
+    std::vector<int64_t> task_first_item;   // prefix sums of attention items
   };
 
   LlamaModel() = default;
@@ -95,7 +100,7 @@ class LlamaModel {
 
   std::shared_ptr<const gguf::GgufFile> file_;
   ModelConfig config_;
-  ModelWeights weights_;
+  std::shared_ptr<const ModelWeights> weights_;  // shared by share_weights() copies
   std::shared_ptr<const Rope> rope_;
   Scratch scratch_;
 };

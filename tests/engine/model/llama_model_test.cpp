@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
+#include <thread>
 
 #include "common/error.h"
 #include "engine/gguf/gguf_writer.h"
@@ -265,6 +266,29 @@ TEST(LlamaModel, BatchedLogitsMatchReference) {
     for (int i = 0; i < 512; ++i) ASSERT_NEAR(out.row(t)[i], expected_a[t][i], 2e-3) << t;
   }
   for (int i = 0; i < 512; ++i) ASSERT_NEAR(out.last(1)[i], expected_b.back()[i], 2e-3);
+}
+
+// Replicas share one copy of the weights and run forwards at the same time,
+// each on its own scratch, KV storage and pool.
+TEST(LlamaModel, SharedWeightsRunConcurrentlyWithEqualLogits) {
+  auto model = LlamaModel::load(make_model(small_options(Architecture::kQwen2, TensorType::kQ8_0)));
+  LlamaModel replica = model.share_weights();
+  EXPECT_EQ(&replica.weights(), &model.weights());
+  const auto tokens = prompt_tokens(37, 512, 3);
+  const auto table = block_table(10, 0);
+  std::vector<std::vector<float>> from_model, from_replica;
+  std::thread other([&] {
+    ThreadPool pool(1);
+    kv::KvBlockStorage kv(replica.kv_shape(4), 10);
+    for (int i = 0; i < 5; ++i) from_replica = run(replica, kv, tokens, 0, table, pool, kernels::best_kernel_path());
+  });
+  {
+    ThreadPool pool(1);
+    kv::KvBlockStorage kv(model.kv_shape(4), 10);
+    for (int i = 0; i < 5; ++i) from_model = run(model, kv, tokens, 0, table, pool, kernels::best_kernel_path());
+  }
+  other.join();
+  EXPECT_EQ(from_model, from_replica);
 }
 
 TEST(LlamaModel, BlockSizesGiveTheSameLogits) {
