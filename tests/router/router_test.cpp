@@ -1,7 +1,9 @@
 #include "router/router.h"
 
+#include <algorithm>
 #include <atomic>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
