@@ -10,13 +10,17 @@ double seconds_since(std::chrono::steady_clock::time_point started) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
-// One callback metric per engine statistic, a sample per model.
+// One callback metric per engine statistic, a sample per local replica.
 void engine_metric(metrics::Registry& registry, const std::string& name, const std::string& help,
                    std::string_view type, const ApiMetrics::ModelList& models,
                    std::function<double(const sched::EngineStats&)> read) {
-  registry.callback(name, help, type, {"model"}, [models, read] {
+  registry.callback(name, help, type, {"model", "replica"}, [models, read] {
     std::vector<metrics::Registry::Sample> samples;
-    for (const auto& model : models()) samples.push_back({{model->id}, read(model->engine->stats())});
+    for (const auto& model : models()) {
+      for (size_t i = 0; i < model->engines.size(); ++i) {
+        samples.push_back({{model->id, local_replica_id(i)}, read(model->engines[i]->stats())});
+      }
+    }
     return samples;
   });
 }
@@ -25,11 +29,13 @@ void engine_metric(metrics::Registry& registry, const std::string& name, const s
 void engine_metric_by(metrics::Registry& registry, const std::string& name, const std::string& help,
                       std::string_view type, const std::string& label, const ApiMetrics::ModelList& models,
                       std::vector<std::pair<std::string, std::function<double(const sched::EngineStats&)>>> reads) {
-  registry.callback(name, help, type, {"model", label}, [models, reads] {
+  registry.callback(name, help, type, {"model", "replica", label}, [models, reads] {
     std::vector<metrics::Registry::Sample> samples;
     for (const auto& model : models()) {
-      const sched::EngineStats stats = model->engine->stats();
-      for (const auto& [value, read] : reads) samples.push_back({{model->id, value}, read(stats)});
+      for (size_t i = 0; i < model->engines.size(); ++i) {
+        const sched::EngineStats stats = model->engines[i]->stats();
+        for (const auto& [value, read] : reads) samples.push_back({{model->id, local_replica_id(i), value}, read(stats)});
+      }
     }
     return samples;
   });

@@ -94,26 +94,39 @@ boost::asio::awaitable<bool> write_deltas(http::Exchange& exchange, const Respon
 }  // namespace
 
 ApiService::ApiService(std::vector<std::shared_ptr<ServedModel>> models, metrics::Registry* metrics)
-    : models_(std::move(models)),
-      metrics_(std::make_unique<ApiMetrics>(metrics, [this] { return this->models(); })) {}
+    : metrics_(std::make_unique<ApiMetrics>(metrics, [this] { return this->models(); })) {
+  for (auto& model : models) add_model(std::move(model));
+}
 
 ApiService::~ApiService() = default;
 
 void ApiService::add_model(std::shared_ptr<ServedModel> model) {
+  add_route(make_model_route(std::move(model), {}, router::RouterOptions{}));
+}
+
+void ApiService::add_route(std::shared_ptr<ModelRoute> route) {
   std::lock_guard lock(mutex_);
-  models_.push_back(std::move(model));
+  routes_.push_back(std::move(route));
+}
+
+std::vector<std::shared_ptr<ModelRoute>> ApiService::routes() const {
+  std::lock_guard lock(mutex_);
+  return routes_;
 }
 
 std::vector<std::shared_ptr<ServedModel>> ApiService::models() const {
-  std::lock_guard lock(mutex_);
-  return models_;
+  std::vector<std::shared_ptr<ServedModel>> local;
+  for (const auto& route : routes()) {
+    if (route->local) local.push_back(route->local);
+  }
+  return local;
 }
 
-std::shared_ptr<ServedModel> ApiService::find_model(const std::string& name) const {
-  std::vector<std::shared_ptr<ServedModel>> loaded = models();
+std::shared_ptr<ModelRoute> ApiService::find_route(const std::string& name) const {
+  std::vector<std::shared_ptr<ModelRoute>> loaded = routes();
   if (loaded.empty()) throw http::HttpError::unavailable("the model is loading; retry shortly", 1);
-  for (const auto& model : loaded) {
-    if (model->answers_to(name)) return model;
+  for (const auto& route : loaded) {
+    if (route->answers_to(name)) return route;
   }
   throw http::HttpError(400, fmt::format("the model '{}' does not exist; GET /v1/models lists the served models", name),
                         "invalid_request_error", "model", "model_not_found");
@@ -124,10 +137,14 @@ void ApiService::register_routes(http::Router& router) {
     return respond_json(exchange, models_body());
   });
   router.add("POST", "/v1/chat/completions", [this](http::Exchange& exchange) {
-    return serve(exchange, parse_chat_completion_request(http::parse_json_body(exchange.request())));
+    boost::json::value body = http::parse_json_body(exchange.request());
+    ChatRequest request = parse_chat_completion_request(body);  // 400 unless an object
+    return serve(exchange, std::move(request), std::move(body.as_object()));
   });
   router.add("POST", "/v1/completions", [this](http::Exchange& exchange) {
-    return serve(exchange, parse_completion_request(http::parse_json_body(exchange.request())));
+    boost::json::value body = http::parse_json_body(exchange.request());
+    ChatRequest request = parse_completion_request(body);  // 400 unless an object
+    return serve(exchange, std::move(request), std::move(body.as_object()));
   });
   auto workers_ai = [this](http::Exchange& exchange) { return serve_workers_ai(exchange); };
   router.add("POST", "/ai/run/{model...}", workers_ai);
@@ -139,7 +156,9 @@ boost::asio::awaitable<void> ApiService::serve_workers_ai(http::Exchange& exchan
   std::optional<http::HttpError> failure;
   try {
     std::string model(exchange.request().path_param("model"));
-    co_await serve(exchange, parse_workers_ai_request(http::parse_json_body(exchange.request()), model));
+    boost::json::value body = http::parse_json_body(exchange.request());
+    ChatRequest request = parse_workers_ai_request(body, model);  // 400 unless an object
+    co_await serve(exchange, std::move(request), std::move(body.as_object()));
   } catch (...) {
     failure = http::to_http_error(std::current_exception());
   }
@@ -153,22 +172,78 @@ boost::asio::awaitable<void> ApiService::serve_workers_ai(http::Exchange& exchan
 
 boost::json::object ApiService::models_body() const {
   boost::json::array data;
-  for (const auto& model : models()) {
+  for (const auto& route : routes()) {
     auto entry = [&](const std::string& name) {
       data.push_back(boost::json::object{{"id", name},
                                          {"object", "model"},
-                                         {"created", model->created},
+                                         {"created", route->created},
                                          {"owned_by", "tether"}});
     };
-    entry(model->id);
-    for (const std::string& alias : model->aliases) entry(alias);
+    entry(route->id);
+    for (const std::string& alias : route->aliases) entry(alias);
   }
   return boost::json::object{{"object", "list"}, {"data", std::move(data)}};
 }
 
-boost::asio::awaitable<void> ApiService::serve(http::Exchange& exchange, ChatRequest request) {
-  const std::shared_ptr<ServedModel> served = find_model(request.model);
-  PreparedRequest prepared = prepare_request(*served, request);
+boost::asio::awaitable<void> ApiService::serve(http::Exchange& exchange, ChatRequest request,
+                                               boost::json::object body) {
+  const std::shared_ptr<ModelRoute> route = find_route(request.model);
+  router::Router& router = *route->router;
+  const std::optional<std::string> key =
+      router::affinity_key(exchange.request().header("x-session-affinity"), body, route->affinity_sources);
+  const router::Router::Plan plan =
+      router.plan(key ? std::optional<std::string_view>(*key) : std::nullopt,
+                  router::prefix_chunk_hashes(router::routing_text(body), router.options().chunk_bytes));
+  std::optional<PreparedRequest> prepared;  // local replicas share one preparation
+  bool any_full = false;
+  std::string last_error;
+  for (size_t position = 0; position < plan.order.size(); ++position) {
+    const std::string& replica_id = plan.order[position];
+    if (const std::optional<size_t> local = route->local_index(replica_id)) {
+      // Bad requests (400) surface here, before any replica is charged.
+      if (!prepared) prepared = prepare_request(*route->local, request);
+      router::Router::Lease lease = router.start(plan, position);
+      if (co_await serve_local(exchange, request, *route->local, *local, *prepared, lease) ==
+          LocalOutcome::kServed) {
+        co_return;
+      }
+      any_full = true;
+      last_error = replica_id + ": the engine's queue is full";
+      continue;
+    }
+    const std::shared_ptr<router::Upstream> upstream = route->upstream(replica_id);
+    if (!upstream) continue;
+    if (request.dialect == ApiDialect::kWorkersAi && !upstream->options().workers_ai) continue;
+    router::Router::Lease lease = router.start(plan, position);
+    const router::ProxyResult result = co_await upstream->proxy(exchange, exchange.request().target, body);
+    using Status = router::ProxyResult::Status;
+    if (result.status == Status::kRelayed) {
+      router.report_success(replica_id);
+      lease.finish(result.prompt_tokens, result.cached_tokens);
+      co_return;
+    }
+    if (result.status == Status::kClientGone) co_return;
+    router.report_failure(replica_id, result.error_kind);
+    // Once the answer began, the client has part of it: never retried.
+    if (result.status == Status::kFailedMidStream) co_return;
+    last_error = replica_id + ": " + result.error;
+  }
+  if (any_full) {
+    metrics_->rejected(*route->local);
+    throw http::HttpError::too_many_requests("every replica's queue is full; retry after the indicated delay", 1);
+  }
+  if (last_error.empty()) {
+    throw http::HttpError(400, fmt::format("no replica of '{}' answers this API", request.model),
+                          "invalid_request_error", "model", "model_not_supported");
+  }
+  throw http::HttpError(502, "no replica could take the request (last: " + last_error + ")", "upstream_error");
+}
+
+boost::asio::awaitable<ApiService::LocalOutcome> ApiService::serve_local(
+    http::Exchange& exchange, const ChatRequest& request, const ServedModel& served_model, size_t replica,
+    PreparedRequest prepared, router::Router::Lease& lease) {
+  const ServedModel* served = &served_model;
+  const std::shared_ptr<sched::Engine>& engine_ptr = served->engines[replica];
   const auto started = std::chrono::steady_clock::now();
 
   http::EventChannel<EngineEvent> channel(exchange);
@@ -181,19 +256,14 @@ boost::asio::awaitable<void> ApiService::serve(http::Exchange& exchange, ChatReq
     channel.push(FinishEvent{result, usage});
     channel.close();
   };
-  sched::SubmitResult submitted = served->engine->submit(std::move(prepared.engine_request),
-                                                         std::move(callbacks));
-  if (submitted.status == sched::SubmitStatus::kFull) {
-    metrics_->rejected(*served);
-    throw http::HttpError::too_many_requests(
-        "the engine's queue is full; retry after the indicated delay", 1);
-  }
+  sched::SubmitResult submitted = engine_ptr->submit(std::move(prepared.engine_request), std::move(callbacks));
+  if (submitted.status == sched::SubmitStatus::kFull) co_return LocalOutcome::kFull;
   if (submitted.status != sched::SubmitStatus::kAccepted) {
     throw http::HttpError::bad_request(submitted.error);
   }
   // A client that hangs up cancels its generation at once (the engine frees
   // its blocks within one step).
-  std::weak_ptr<sched::Engine> engine = served->engine;
+  std::weak_ptr<sched::Engine> engine = engine_ptr;
   const uint64_t id = submitted.id;
   exchange.on_client_gone([engine, id] {
     if (auto alive = engine.lock()) alive->cancel(id);
@@ -210,13 +280,13 @@ boost::asio::awaitable<void> ApiService::serve(http::Exchange& exchange, ChatReq
   bool streaming = request.stream;
   if (streaming) {
     if (!co_await exchange.start_stream(200, "text/event-stream", sse_headers())) {
-      co_return;
+      co_return LocalOutcome::kServed;
     }
     // Chat streams open with the assistant's role; the other dialects send
     // text only, so their first event is the first token's.
     if (request.dialect == ApiDialect::kChatCompletions &&
         !co_await exchange.write(sse(builder.first()))) {
-      co_return;
+      co_return LocalOutcome::kServed;
     }
   }
 
@@ -231,23 +301,24 @@ boost::asio::awaitable<void> ApiService::serve(http::Exchange& exchange, ChatReq
       if (keep_logprobs) pending_logprobs.push_back(token->token);
       std::vector<chat::ToolCallEvent> deltas = assembler.feed(token->text);
       if (streaming && !co_await write_deltas(exchange, builder, deltas, pending_logprobs)) {
-        co_return;
+        co_return LocalOutcome::kServed;
       }
     } else {
       finished = std::move(std::get<FinishEvent>(*event));
       break;
     }
   }
-  if (!finished) co_return;  // the client went away; the request was cancelled
+  if (!finished) co_return LocalOutcome::kServed;  // the client went away; the request was cancelled
   const FinishEvent& done = *finished;
   metrics_->finished(*served, done.usage, started);
+  lease.finish(done.usage.prompt_tokens, done.usage.cached_prompt_tokens);
   if (done.usage.status == sched::RequestStatus::kFailed) {
     if (streaming) {
       // The status line is gone; report in-band, as OpenAI does mid-stream.
       http::HttpError error(500, done.usage.error, "server_error");
       co_await exchange.write("data: " + http::error_body(error) + "\n\n");
       co_await exchange.finish();
-      co_return;
+      co_return LocalOutcome::kServed;
     }
     throw http::HttpError(500, "generation failed: " + done.usage.error, "server_error");
   }
@@ -264,15 +335,16 @@ boost::asio::awaitable<void> ApiService::serve(http::Exchange& exchange, ChatReq
 
   if (!streaming) {
     co_await exchange.respond_json(200, builder.response(output));
-    co_return;
+    co_return LocalOutcome::kServed;
   }
-  if (!co_await write_deltas(exchange, builder, tail, pending_logprobs)) co_return;
-  if (!co_await exchange.write(sse(builder.finish(output)))) co_return;
+  if (!co_await write_deltas(exchange, builder, tail, pending_logprobs)) co_return LocalOutcome::kServed;
+  if (!co_await exchange.write(sse(builder.finish(output)))) co_return LocalOutcome::kServed;
   if (request.include_usage && request.dialect != ApiDialect::kWorkersAi) {
-    if (!co_await exchange.write(sse(builder.usage(output.usage)))) co_return;
+    if (!co_await exchange.write(sse(builder.usage(output.usage)))) co_return LocalOutcome::kServed;
   }
-  if (!co_await exchange.write("data: [DONE]\n\n")) co_return;
+  if (!co_await exchange.write("data: [DONE]\n\n")) co_return LocalOutcome::kServed;
   co_await exchange.finish();
+  co_return LocalOutcome::kServed;
 }
 
 }  // namespace tether::api

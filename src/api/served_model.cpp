@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "chat/chat_template.h"
+#include "common/error.h"
 #include "constrain/vocabulary.h"
 #include "engine/model/demo_model.h"
 
@@ -15,7 +16,8 @@ bool ServedModel::answers_to(std::string_view name) const {
 
 std::shared_ptr<ServedModel> make_served_model(std::shared_ptr<const gguf::GgufFile> file,
                                                std::string id, std::vector<std::string> aliases,
-                                               const sched::EngineOptions& options) {
+                                               const sched::EngineOptions& options, int32_t replicas) {
+  if (replicas < 1) throw_error(ErrorCode::kInvalidArgument, "a served model needs at least one replica, got {}", replicas);
   auto served = std::make_shared<ServedModel>();
   served->id = std::move(id);
   served->aliases = std::move(aliases);
@@ -33,15 +35,21 @@ std::shared_ptr<ServedModel> make_served_model(std::shared_ptr<const gguf::GgufF
   if (tok.bos_id() != tokenizer::kNoToken) served->bos_text = tok.token_to_piece(tok.bos_id(), true);
   if (tok.eos_id() != tokenizer::kNoToken) served->eos_text = tok.token_to_piece(tok.eos_id(), true);
   served->file = std::move(file);
-  served->engine = std::make_shared<sched::Engine>(served->model, served->tokenizer, options);
+  served->engines.push_back(std::make_shared<sched::Engine>(served->model, served->tokenizer, options));
+  for (int32_t i = 1; i < replicas; ++i) {
+    auto model = std::make_shared<model::LlamaModel>(served->model->share_weights());
+    served->engines.push_back(std::make_shared<sched::Engine>(std::move(model), served->tokenizer, options));
+  }
   return served;
 }
 
 std::shared_ptr<ServedModel> load_served_model(const std::string& path, std::string id,
                                                std::vector<std::string> aliases,
-                                               const sched::EngineOptions& options) {
+                                               const sched::EngineOptions& options, int32_t replicas) {
   auto file = std::make_shared<const gguf::GgufFile>(gguf::GgufFile::open(model::resolve_model_path(path)));
-  return make_served_model(std::move(file), std::move(id), std::move(aliases), options);
+  return make_served_model(std::move(file), std::move(id), std::move(aliases), options, replicas);
 }
+
+std::string local_replica_id(size_t index) { return "local-" + std::to_string(index); }
 
 }  // namespace tether::api

@@ -33,21 +33,28 @@ struct ServedModel {
   std::shared_ptr<const chat::ChatTemplate> chat_template;
   chat::ToolCallFormat tool_format = chat::ToolCallFormat::kHermes;  // from the template
   std::shared_ptr<const constrain::Vocabulary> vocabulary;
-  std::shared_ptr<sched::Engine> engine;
+  // Local replicas: one engine each (its own KV pool, scheduler and compute
+  // threads) over one shared copy of the weights. The router picks one per
+  // request; replica i is "local-i" to it.
+  std::vector<std::shared_ptr<sched::Engine>> engines;
   std::string bos_text, eos_text;  // what the template sees as bos_token / eos_token
 
   bool answers_to(std::string_view name) const;
 };
 
 // Loads the model of `file`, its tokenizer, chat template (ChatML when the
-// file has none) and grammar vocabulary, and starts its engine.
+// file has none) and grammar vocabulary, and starts `replicas` (>= 1)
+// engines over it.
 std::shared_ptr<ServedModel> make_served_model(std::shared_ptr<const gguf::GgufFile> file,
                                                std::string id, std::vector<std::string> aliases,
-                                               const sched::EngineOptions& options);
+                                               const sched::EngineOptions& options, int32_t replicas = 1);
 
 // make_served_model() for a path (or "demo": the demo model).
 std::shared_ptr<ServedModel> load_served_model(const std::string& path, std::string id,
                                                std::vector<std::string> aliases,
-                                               const sched::EngineOptions& options);
+                                               const sched::EngineOptions& options, int32_t replicas = 1);
+
+// The router's id of local replica `index`: "local-<index>".
+std::string local_replica_id(size_t index);
 
 }  // namespace tether::api

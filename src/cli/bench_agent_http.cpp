@@ -198,7 +198,7 @@ boost::asio::awaitable<void> run_session(boost::asio::io_context& io, const Agen
 
 }  // namespace
 
-void run_agent_http_bench(const AgentHttpBenchOptions& o) {
+AgentHttpResult run_agent_http(const AgentHttpBenchOptions& o) {
   check_agent_shape(o.sessions, o.turns, o.system_tokens, o.user_tokens, o.gen_tokens, o.tool_tokens);
   const Endpoint endpoint = parse_endpoint(o.url);
   const gguf::GgufFile file = gguf::GgufFile::open(model::resolve_model_path(o.model_path));
@@ -212,7 +212,9 @@ void run_agent_http_bench(const AgentHttpBenchOptions& o) {
   std::vector<SessionTexts> texts(static_cast<size_t>(o.sessions));
   for (int32_t s = 0; s < o.sessions; ++s) {
     SessionTexts& t = texts[static_cast<size_t>(s)];
-    t.system = text(0, o.system_tokens);
+    // Distinct system prompts start at the session's own place in the pool.
+    const size_t system_at = o.distinct_system ? static_cast<size_t>(s + 1) * 7919 : 0;
+    t.system = text(system_at, o.system_tokens);
     size_t cursor = static_cast<size_t>(o.system_tokens) + static_cast<size_t>(s) * 104729;
     for (int32_t turn = 0; turn < o.turns; ++turn) {
       t.tools.push_back(text(cursor, o.tool_tokens));
@@ -234,6 +236,11 @@ void run_agent_http_bench(const AgentHttpBenchOptions& o) {
   io.run();
   const double wall_s = ms_since(start) / 1000.0;
   if (!error.empty()) throw_error(ErrorCode::kIo, "agent bench over HTTP: {}", error);
+  return {std::move(turns), wall_s};
+}
+
+void run_agent_http_bench(const AgentHttpBenchOptions& o) {
+  const auto [turns, wall_s] = run_agent_http(o);
   fmt::print(
       "{{\"workload\":\"agent\",\"transport\":\"http\",\"server\":\"{}\",\"url\":\"{}\",\"model\":\"{}\","
       "\"sessions\":{},\"turns\":{},\"system_tokens\":{},\"user_tokens\":{},\"gen_tokens\":{},"

@@ -2,6 +2,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "cli/bench_agent.h"
 
 namespace tether::cli {
 
@@ -28,9 +31,21 @@ struct AgentHttpBenchOptions {
   int32_t user_tokens = 48;
   int32_t gen_tokens = 32;
   int32_t tool_tokens = 96;
+  // Each session its own system prompt (many agents or tenants) instead of
+  // one shared by all (BENCHMARKS.md's agent default).
+  bool distinct_system = false;
   uint64_t seed = 42;
 };
 
+// Runs the workload; returns every turn's record and the wall time.
+// Throws Error(kIo) when a request fails.
+struct AgentHttpResult {
+  std::vector<AgentTurn> turns;
+  double wall_s = 0;
+};
+AgentHttpResult run_agent_http(const AgentHttpBenchOptions& options);
+
+// run_agent_http, printed as one JSON document.
 void run_agent_http_bench(const AgentHttpBenchOptions& options);
 
 }  // namespace tether::cli

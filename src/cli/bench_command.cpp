@@ -10,6 +10,7 @@
 #include "cli/bench_agent.h"
 #include "cli/bench_agent_http.h"
 #include "cli/bench_constrain.h"
+#include "cli/bench_fleet.h"
 #include "cli/bench_http.h"
 #include "cli/bench_matmul.h"
 #include "cli/bench_model.h"
@@ -38,6 +39,8 @@ struct BenchOptions {
   std::string label;
   ConstrainBenchOptions constrain;
   HttpBenchOptions http;
+  FleetBenchOptions fleet;
+  std::string system_prompts;  // "shared" or "distinct"; "" = the workload's default
 };
 
 using Clock = std::chrono::steady_clock;
@@ -123,9 +126,13 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       "sessions sharing a system prompt, with prefix caching on and off (TTFT, cached share).\n"
       "constrain: decode with and without a JSON Schema constraint (token mask cost, ratio).\n"
       "http: the HTTP layer: requests/s and latency, concurrent SSE streams on one io thread,\n"
-      "and the TTFT the HTTP layer adds to tiny-model generations.");
+      "and the TTFT the HTTP layer adds to tiny-model generations.\n"
+      "fleet: the agent workload through HTTP over N local replicas behind the router, once per\n"
+      "routing policy (cached share, TTFT, max/mean load); defaults: 4 replicas, 16 turns,\n"
+      "a distinct system prompt per session (needs a model with >= 4k context, e.g.\n"
+      "`tether make-model --preset tiny --context 8192 --vocab ...`).");
   command->add_option("--workload", options->workload, "What to measure")
-      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent", "constrain", "http"}))
+      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent", "constrain", "http", "fleet"}))
       ->capture_default_str();
   command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\" (model, tokenize)");
   command->add_option("--vocab", options->constrain.vocab_path,
@@ -158,7 +165,18 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       ->capture_default_str();
   command->add_option("--sessions", options->agent.sessions, "Concurrent sessions (agent)")
       ->capture_default_str();
-  command->add_option("--turns", options->agent.turns, "Turns per session (agent)")->capture_default_str();
+  auto* turns = command->add_option("--turns", options->agent.turns, "Turns per session (agent; fleet default 16)")
+                    ->capture_default_str();
+  command->add_option("--system-prompts", options->system_prompts,
+                       "shared (one for all sessions) or distinct (one per session) (agent --url: shared; "
+                       "fleet: distinct)")
+      ->check(CLI::IsMember({"shared", "distinct"}));
+  command->add_option("--replicas", options->fleet.replicas, "Local replicas behind the router (fleet)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  command->add_option("--policies", options->fleet.policies, "Routing policies to run, in order (fleet)")
+      ->delimiter(',')
+      ->capture_default_str();
   command->add_option("--system-tokens", options->agent.system_tokens, "Shared system prompt tokens (agent)")
       ->capture_default_str();
   command->add_option("--user-tokens", options->agent.user_tokens, "User message tokens per turn (agent)")
@@ -171,7 +189,8 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
   command->add_option("--caching", options->agent.caching, "Prefix caching: on, off or both (agent)")
       ->check(CLI::IsMember({"on", "off", "both"}))
       ->capture_default_str();
-  command->add_option("--kv-memory", options->agent.kv_memory_mb, "KV cache budget in MiB (agent)")
+  auto* kv_memory = command->add_option("--kv-memory", options->agent.kv_memory_mb,
+                                        "KV cache budget in MiB (agent; fleet: per replica, default 1.5x its share)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   command->add_option("--block-tokens", options->agent.block_tokens, "Tokens per KV block (agent)")
@@ -211,7 +230,7 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
                       "Timed runs; the median is reported (0: 3 for model, 5 otherwise)")
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the generated text")->capture_default_str();
-  command->callback([options, &result] {
+  command->callback([options, &result, turns, kv_memory] {
     if (options->workload == "matmul") {
       options->matmul.threads = options->model.threads;
       options->matmul.repeats = options->repeats == 0 ? 5 : options->repeats;
@@ -250,7 +269,24 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
                             .user_tokens = a.user_tokens,
                             .gen_tokens = a.gen_tokens,
                             .tool_tokens = a.tool_tokens,
+                            .distinct_system = options->system_prompts == "distinct",
                             .seed = options->seed});
+    } else if (options->workload == "fleet") {
+      const AgentBenchOptions& a = options->agent;
+      FleetBenchOptions& f = options->fleet;
+      f.model_path = options->model_path;
+      f.threads = options->model.threads;
+      f.kv_memory_mb = kv_memory->count() ? options->agent.kv_memory_mb : 0;
+      f.agent.model_path = options->model_path;
+      f.agent.sessions = a.sessions;
+      f.agent.turns = turns->count() ? a.turns : 16;
+      f.agent.system_tokens = a.system_tokens;
+      f.agent.user_tokens = a.user_tokens;
+      f.agent.gen_tokens = a.gen_tokens;
+      f.agent.tool_tokens = a.tool_tokens;
+      f.agent.distinct_system = options->system_prompts != "shared";
+      f.agent.seed = options->seed;
+      run_fleet_bench(f);
     } else if (options->workload == "agent") {
       options->agent.model_path = options->model_path;
       options->agent.threads = options->model.threads;

@@ -1,5 +1,7 @@
 #include "cli/serve_config.h"
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -62,7 +64,201 @@ std::chrono::milliseconds as_ms(const YAML::Node& node, std::string_view source,
   return std::chrono::milliseconds(as_integer(node, source, key, 1, int64_t{24} * 3600 * 1000));
 }
 
+double as_number(const YAML::Node& node, std::string_view source, std::string_view key, double min, double max) {
+  const std::string text = scalar(node, source, key);
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !std::isfinite(value)) {
+    throw_error(ErrorCode::kInvalidArgument, "{}: {}: '{}' must be a number, got '{}'", source, mark_of(node), key,
+                text);
+  }
+  if (value < min || value > max) {
+    throw_error(ErrorCode::kInvalidArgument, "{}: {}: '{}' must be in [{}, {}], got {}", source, mark_of(node), key,
+                min, max, value);
+  }
+  return value;
+}
+
+std::vector<std::string> as_string_list(const YAML::Node& node, std::string_view source, std::string_view key) {
+  std::vector<std::string> values;
+  if (node.IsNull()) return values;
+  if (node.IsScalar()) return {node.Scalar()};
+  if (!node.IsSequence()) {
+    throw_error(ErrorCode::kInvalidArgument, "{}: {}: '{}' must be a list of names", source, mark_of(node), key);
+  }
+  for (const auto& item : node) values.push_back(scalar(item, source, key));
+  return values;
+}
+
+void require_map(const YAML::Node& node, std::string_view source, std::string_view key) {
+  if (!node.IsMap()) {
+    throw_error(ErrorCode::kInvalidArgument, "{}: {}: '{}' must be a mapping of keys", source, mark_of(node), key);
+  }
+}
+
+UpstreamConfig parse_upstream(const YAML::Node& node, std::string_view source) {
+  UpstreamConfig upstream;
+  if (node.IsScalar()) {  // just its URL
+    upstream.url = node.Scalar();
+    return upstream;
+  }
+  require_map(node, source, "upstreams");
+  constexpr int64_t kDay = int64_t{24} * 3600 * 1000;
+  for (const auto& item : node) {
+    const std::string key = scalar(item.first, source, "upstreams");
+    const YAML::Node& value = item.second;
+    if (key == "url") {
+      upstream.url = scalar(value, source, key);
+    } else if (key == "id") {
+      upstream.id = as_string(value, source, key);
+    } else if (key == "models") {
+      upstream.models = as_string_list(value, source, key);
+    } else if (key == "model") {
+      upstream.model = as_string(value, source, key);
+    } else if (key == "api_key") {
+      upstream.api_key = as_string(value, source, key);
+    } else if (key == "workers_ai") {
+      upstream.workers_ai = as_bool(value, source, key);
+    } else if (key == "connect_timeout_ms") {
+      upstream.connect_timeout_ms = as_integer(value, source, key, 1, kDay);
+    } else if (key == "response_timeout_ms") {
+      upstream.response_timeout_ms = as_integer(value, source, key, 1, kDay);
+    } else if (key == "idle_timeout_ms") {
+      upstream.idle_timeout_ms = as_integer(value, source, key, 1, kDay);
+    } else if (key == "max_idle_connections") {
+      upstream.max_idle_connections = as_integer(value, source, key, 0, 65536);
+    } else if (key == "health_path") {
+      upstream.health_path = scalar(value, source, key);
+    } else if (key == "health_interval_ms") {
+      upstream.health_interval_ms = as_integer(value, source, key, 1, kDay);
+    } else {
+      throw_error(ErrorCode::kInvalidArgument, "{}: {}: unknown key 'upstreams.{}'", source, mark_of(item.first), key);
+    }
+  }
+  return upstream;
+}
+
+void parse_routing(const YAML::Node& node, std::string_view source, RoutingConfig& routing) {
+  if (node.IsNull()) return;
+  require_map(node, source, "routing");
+  for (const auto& item : node) {
+    const std::string key = scalar(item.first, source, "routing");
+    const YAML::Node& value = item.second;
+    if (key == "policy") {
+      routing.policy = scalar(value, source, key);
+    } else if (key == "model_policies") {
+      if (value.IsNull()) continue;
+      require_map(value, source, key);
+      for (const auto& entry : value) {
+        routing.model_policies.emplace_back(scalar(entry.first, source, key), scalar(entry.second, source, key));
+      }
+    } else if (key == "load_bound") {
+      routing.load_bound = as_number(value, source, key, 1.0, 1000.0);
+    } else if (key == "prefix_load_weight") {
+      routing.prefix_load_weight = as_number(value, source, key, 0.0, 1e9);
+    } else if (key == "affinity_from") {
+      routing.affinity_from = as_string_list(value, source, key);
+    } else if (key == "prefix_index_chunks") {
+      routing.prefix_index_chunks = as_integer(value, source, key, 1, int64_t{1} << 30);
+    } else if (key == "prefix_ttl_ms") {
+      routing.prefix_ttl_ms = as_integer(value, source, key, 1, int64_t{365} * 24 * 3600 * 1000);
+    } else if (key == "eject_after_failures") {
+      routing.eject_after_failures = as_integer(value, source, key, 1, 1'000'000);
+    } else {
+      throw_error(ErrorCode::kInvalidArgument, "{}: {}: unknown key 'routing.{}'", source, mark_of(item.first), key);
+    }
+  }
+}
+
 }  // namespace
+
+router::UpstreamOptions UpstreamConfig::options() const {
+  router::UpstreamOptions options;
+  options.id = id;
+  options.url = url;
+  options.model = model;
+  options.api_key = api_key;
+  options.workers_ai = workers_ai;
+  options.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
+  options.response_timeout = std::chrono::milliseconds(response_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
+  options.max_idle_connections = static_cast<size_t>(max_idle_connections);
+  options.health_path = health_path;
+  options.health_interval = std::chrono::milliseconds(health_interval_ms);
+  return options;
+}
+
+router::RouterOptions RoutingConfig::router_options(std::string_view model) const {
+  router::RouterOptions options;
+  std::string name = policy;
+  for (const auto& [model_name, model_policy] : model_policies) {
+    if (model_name == model) name = model_policy;
+  }
+  const std::optional<router::RoutingPolicy> parsed = router::parse_routing_policy(name);
+  if (!parsed) {
+    throw_error(ErrorCode::kInvalidArgument,
+                "unknown routing policy '{}' (known: affinity, prefix, least-loaded, round-robin)", name);
+  }
+  options.policy = *parsed;
+  options.load_bound = load_bound;
+  options.prefix_load_weight = prefix_load_weight;
+  options.prefix_index_capacity = static_cast<size_t>(prefix_index_chunks);
+  options.prefix_ttl = std::chrono::milliseconds(prefix_ttl_ms);
+  options.eject_after_failures = static_cast<int>(eject_after_failures);
+  return options;
+}
+
+router::AffinitySources RoutingConfig::affinity_sources() const {
+  router::AffinitySources sources;
+  sources.prompt_cache_key = false;
+  sources.user = false;
+  for (const std::string& field : affinity_from) {
+    if (field == "prompt_cache_key") {
+      sources.prompt_cache_key = true;
+    } else if (field == "user") {
+      sources.user = true;
+    } else {
+      throw_error(ErrorCode::kInvalidArgument,
+                  "routing.affinity_from: unknown field '{}' (known: prompt_cache_key, user)", field);
+    }
+  }
+  return sources;
+}
+
+std::vector<size_t> ServeConfig::upstreams_for(std::string_view model) const {
+  std::vector<size_t> found;
+  const std::string local = served_model_name();
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    const auto& names = upstreams[i].models;
+    const bool serves = names.empty() ? model == local : std::find(names.begin(), names.end(), model) != names.end();
+    if (serves) found.push_back(i);
+  }
+  return found;
+}
+
+std::vector<std::string> ServeConfig::upstream_only_models() const {
+  std::vector<std::string> names;
+  const std::string local = replicas > 0 ? served_model_name() : std::string();
+  for (const UpstreamConfig& upstream : upstreams) {
+    for (const std::string& name : upstream.models) {
+      if ((replicas == 0 || name != local) && std::find(names.begin(), names.end(), name) == names.end()) {
+        names.push_back(name);
+      }
+    }
+  }
+  // Upstreams that name no model serve the configured model name; with no
+  // local replica that is an upstream-only model too.
+  if (replicas == 0 && !upstreams_for(served_model_name()).empty() &&
+      std::find(names.begin(), names.end(), served_model_name()) == names.end()) {
+    names.push_back(served_model_name());
+  }
+  return names;
+}
 
 std::string ServeConfig::served_model_name() const {
   if (!model_name.empty()) return model_name;
@@ -103,6 +299,18 @@ void ServeConfig::validate() const {
       throw_error(ErrorCode::kInvalidArgument, "model aliases need a name and a model");
     }
   }
+  if (replicas < 0 || replicas > 64) throw_error(ErrorCode::kInvalidArgument, "replicas must be in [0, 64], got {}", replicas);
+  if (replicas == 0 && upstreams.empty()) {
+    throw_error(ErrorCode::kInvalidArgument, "replicas 0 needs at least one upstream to route to");
+  }
+  for (const UpstreamConfig& upstream : upstreams) {
+    if (upstream.url.empty()) throw_error(ErrorCode::kInvalidArgument, "every upstream needs a url");
+    router::Upstream check(upstream.options());  // a bad URL is an error now, not at the first request
+  }
+  routing.affinity_sources();
+  routing.router_options(served_model_name());
+  for (const auto& [model_name, policy] : routing.model_policies) routing.router_options(model_name);
+  if (routing.load_bound < 1.0) throw_error(ErrorCode::kInvalidArgument, "routing.load_bound must be at least 1");
 }
 
 void apply_serve_config_yaml(std::string_view yaml_text, std::string_view source, ServeConfig& config) {
@@ -170,6 +378,16 @@ void apply_serve_config_yaml(std::string_view yaml_text, std::string_view source
       config.drain_timeout_ms = as_integer(value, source, key, 0, int64_t{24} * 3600 * 1000);
     } else if (key == "access_log") {
       config.server.access_log = as_bool(value, source, key);
+    } else if (key == "replicas") {
+      config.replicas = static_cast<int32_t>(as_integer(value, source, key, 0, 64));
+    } else if (key == "upstreams") {
+      if (value.IsNull()) continue;
+      if (!value.IsSequence()) {
+        throw_error(ErrorCode::kInvalidArgument, "{}: {}: 'upstreams' must be a list", source, mark_of(value));
+      }
+      for (const auto& upstream : value) config.upstreams.push_back(parse_upstream(upstream, source));
+    } else if (key == "routing") {
+      parse_routing(value, source, config.routing);
     } else {
       throw_error(ErrorCode::kInvalidArgument, "{}: {}: unknown key '{}'", source, mark_of(item.first), key);
     }

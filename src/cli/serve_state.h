@@ -21,10 +21,13 @@ class ServeState {
   metrics::Registry& metrics() const { return metrics_; }
 
   bool ready() const { return ready_.load(std::memory_order_acquire); }
-  // Only after ready() returned true.
-  const api::ServedModel& model() const { return *model_; }
+  // Only after ready() returned true: the served model's name, and its
+  // local replicas (null for a gateway to upstreams only).
+  const std::string& model_id() const { return model_id_; }
+  const api::ServedModel* model() const { return model_.get(); }
   // Once, by the loader.
-  void set_model(std::shared_ptr<api::ServedModel> model) {
+  void set_model(std::string id, std::shared_ptr<api::ServedModel> model) {
+    model_id_ = std::move(id);
     model_ = std::move(model);
     ready_.store(true, std::memory_order_release);
   }
@@ -35,6 +38,7 @@ class ServeState {
   const ServeConfig& config_;
   metrics::Registry& metrics_;
   std::atomic<bool> ready_{false};  // publishes model_
+  std::string model_id_;
   std::shared_ptr<api::ServedModel> model_;
 };
 

@@ -218,11 +218,11 @@ TEST_F(ApiServiceTest, ClientDisconnectCancelsGeneration) {
   ASSERT_TRUE(socket.read_chunk().has_value());
   socket.reset();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (served_->engine->stats().cancelled == 0 && std::chrono::steady_clock::now() < deadline) {
+  while (served_->engines[0]->stats().cancelled == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  EXPECT_EQ(served_->engine->stats().cancelled, 1u);
-  EXPECT_EQ(served_->engine->stats().running, 0);
+  EXPECT_EQ(served_->engines[0]->stats().cancelled, 1u);
+  EXPECT_EQ(served_->engines[0]->stats().running, 0);
 }
 
 TEST_F(ApiServiceTest, FullEngineAnswers429WithRetryAfter) {
@@ -240,10 +240,10 @@ TEST_F(ApiServiceTest, FullEngineAnswers429WithRetryAfter) {
   ASSERT_TRUE(a.read_chunk().has_value());  // a token: a runs, the queue is empty
   ASSERT_TRUE(b.send(tether::testing::post_request("/v1/chat/completions", body)));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (served_->engine->stats().waiting == 0 && std::chrono::steady_clock::now() < deadline) {
+  while (served_->engines[0]->stats().waiting == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_EQ(served_->engine->stats().waiting, 1);  // b waits behind a
+  ASSERT_EQ(served_->engines[0]->stats().waiting, 1);  // b waits behind a
   RawResponse full = post("/v1/chat/completions", body);
   EXPECT_EQ(full.status, 429) << full.body;
   EXPECT_FALSE(full.header("retry-after").empty());
@@ -258,8 +258,8 @@ TEST_F(ApiServiceTest, MetricsCountTokensAndTtft) {
   const std::string& text = metrics->body;
   EXPECT_NE(text.find("gen_ai_server_time_to_first_token_seconds_count{model=\"tiny\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("tether_tokens_total{model=\"tiny\",type=\"completion\"} 3"), std::string::npos);
-  EXPECT_NE(text.find("tether_kv_blocks{model=\"tiny\",state=\"free\"}"), std::string::npos);
-  EXPECT_NE(text.find("tether_prefix_cache_hit_ratio{model=\"tiny\"}"), std::string::npos);
+  EXPECT_NE(text.find("tether_kv_blocks{model=\"tiny\",replica=\"local-0\",state=\"free\"}"), std::string::npos);
+  EXPECT_NE(text.find("tether_prefix_cache_hit_ratio{model=\"tiny\",replica=\"local-0\"}"), std::string::npos);
 }
 
 }  // namespace

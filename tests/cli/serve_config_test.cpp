@@ -123,3 +123,108 @@ TEST(ServeConfigTest, ReadsAFileAndReportsAMissingOne) {
 
 }  // namespace
 }  // namespace tether::cli
+
+namespace tether::cli {
+namespace {
+
+ServeConfig parsed(const std::string& yaml) {
+  ServeConfig config;
+  apply_serve_config_yaml(yaml, "fleet.yaml", config);
+  return config;
+}
+
+std::string fleet_error(const std::string& yaml) {
+  try {
+    ServeConfig config = parsed(yaml);
+    config.validate();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ServeConfigTest, ReplicasUpstreamsAndRouting) {
+  const ServeConfig config = parsed(
+      "model_name: tiny\n"
+      "replicas: 3\n"
+      "upstreams:\n"
+      "  - http://10.0.0.5:8080\n"
+      "  - url: http://10.0.0.6:9000/base\n"
+      "    id: gpu-b\n"
+      "    models: [tiny, big]\n"
+      "    model: served-big\n"
+      "    api_key: sk-up\n"
+      "    workers_ai: true\n"
+      "    connect_timeout_ms: 100\n"
+      "    response_timeout_ms: 200\n"
+      "    idle_timeout_ms: 300\n"
+      "    max_idle_connections: 4\n"
+      "    health_path: /v1/models\n"
+      "    health_interval_ms: 700\n"
+      "routing:\n"
+      "  policy: least-loaded\n"
+      "  model_policies: {big: prefix}\n"
+      "  load_bound: 1.5\n"
+      "  prefix_load_weight: 2.5\n"
+      "  affinity_from: [prompt_cache_key, user]\n"
+      "  prefix_index_chunks: 1000\n"
+      "  prefix_ttl_ms: 5000\n"
+      "  eject_after_failures: 5\n");
+  config.validate();
+  EXPECT_EQ(config.replicas, 3);
+  ASSERT_EQ(config.upstreams.size(), 2u);
+  EXPECT_EQ(config.upstreams[0].url, "http://10.0.0.5:8080");
+  const router::UpstreamOptions b = config.upstreams[1].options();
+  EXPECT_EQ(b.id, "gpu-b");
+  EXPECT_EQ(b.url, "http://10.0.0.6:9000/base");
+  EXPECT_EQ(b.model, "served-big");
+  EXPECT_EQ(b.api_key, "sk-up");
+  EXPECT_TRUE(b.workers_ai);
+  EXPECT_EQ(b.connect_timeout.count(), 100);
+  EXPECT_EQ(b.response_timeout.count(), 200);
+  EXPECT_EQ(b.idle_timeout.count(), 300);
+  EXPECT_EQ(b.max_idle_connections, 4u);
+  EXPECT_EQ(b.health_path, "/v1/models");
+  EXPECT_EQ(b.health_interval.count(), 700);
+  // Upstream 0 names no model, so it serves the local one; "big" exists upstream only.
+  EXPECT_EQ(config.upstreams_for("tiny"), (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(config.upstreams_for("big"), (std::vector<size_t>{1}));
+  EXPECT_EQ(config.upstream_only_models(), (std::vector<std::string>{"big"}));
+  const router::RouterOptions tiny = config.routing.router_options("tiny");
+  EXPECT_EQ(tiny.policy, router::RoutingPolicy::kLeastLoaded);
+  EXPECT_EQ(config.routing.router_options("big").policy, router::RoutingPolicy::kPrefix);
+  EXPECT_DOUBLE_EQ(tiny.load_bound, 1.5);
+  EXPECT_DOUBLE_EQ(tiny.prefix_load_weight, 2.5);
+  EXPECT_EQ(tiny.prefix_index_capacity, 1000u);
+  EXPECT_EQ(tiny.prefix_ttl.count(), 5000);
+  EXPECT_EQ(tiny.eject_after_failures, 5);
+  const router::AffinitySources sources = config.routing.affinity_sources();
+  EXPECT_TRUE(sources.prompt_cache_key);
+  EXPECT_TRUE(sources.user);
+}
+
+TEST(ServeConfigTest, GatewayOnlyServesTheModelNameThroughUpstreams) {
+  const ServeConfig config = parsed("model_name: remote\nreplicas: 0\nupstreams: [http://127.0.0.1:9]\n");
+  config.validate();
+  EXPECT_EQ(config.upstream_only_models(), (std::vector<std::string>{"remote"}));
+  EXPECT_EQ(config.routing.router_options("remote").policy, router::RoutingPolicy::kAffinity);
+}
+
+TEST(ServeConfigTest, FleetMistakesAreClearErrors) {
+  EXPECT_EQ(fleet_error("replicas: 0\n"), "replicas 0 needs at least one upstream to route to");
+  EXPECT_EQ(fleet_error("replicas: 65\n"), "fleet.yaml: line 1: 'replicas' must be in [0, 64], got 65");
+  EXPECT_EQ(fleet_error("routing: {policy: random}\n"),
+            "unknown routing policy 'random' (known: affinity, prefix, least-loaded, round-robin)");
+  EXPECT_EQ(fleet_error("routing: {affinity_from: [cookie]}\n"),
+            "routing.affinity_from: unknown field 'cookie' (known: prompt_cache_key, user)");
+  EXPECT_EQ(fleet_error("routing: {load_bound: 0.5}\n"), "fleet.yaml: line 1: 'load_bound' must be in [1, 1000], got 0.5");
+  EXPECT_EQ(fleet_error("routing: {lod_bound: 2}\n"), "fleet.yaml: line 1: unknown key 'routing.lod_bound'");
+  EXPECT_EQ(fleet_error("upstreams: [{url: http://a:1, timeout: 3}]\n"),
+            "fleet.yaml: line 1: unknown key 'upstreams.timeout'");
+  EXPECT_EQ(fleet_error("upstreams: {url: x}\n"), "fleet.yaml: line 1: 'upstreams' must be a list");
+  EXPECT_EQ(fleet_error("upstreams: [{id: a}]\n"), "every upstream needs a url");
+  EXPECT_NE(fleet_error("upstreams: [https://secure:443]\n"), "");
+}
+
+}  // namespace
+}  // namespace tether::cli
