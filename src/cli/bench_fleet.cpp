@@ -61,7 +61,7 @@ PolicyRun run_policy(const FleetBenchOptions& o, const std::shared_ptr<const ggu
   served = api::make_served_model(file, "fleet", {}, engine, o.replicas);
   router::RouterOptions options;
   options.policy = *policy;
-  auto route = api::make_model_route(served, {}, options);
+  auto route = api::make_model_route(served, options);
 
   metrics::Registry registry;
   http::ServerOptions server_options;
@@ -80,6 +80,7 @@ PolicyRun run_policy(const FleetBenchOptions& o, const std::shared_ptr<const ggu
   AgentHttpBenchOptions agent = o.agent;
   agent.url = fmt::format("http://127.0.0.1:{}", server.port());
   agent.model_name = "fleet";
+  agent.model_path = o.model_path;
   std::exception_ptr failure;
   try {
     run.result = run_agent_http(agent);

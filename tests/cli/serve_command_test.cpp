@@ -168,58 +168,6 @@ TEST(ServeCommandTest, BadConfigIsAClearErrorExit1) {
   EXPECT_EQ(missing.exit_code, 1);
 }
 
-// A gateway `tether serve --replicas 0 --upstream URL` in front of another
-// `tether serve`: streamed and whole answers pass through, and the router's
-// metrics count them; a config with local replicas and a bad upstream URL
-// is refused up front.
-TEST(ServeCommandTest, RoutesThroughASecondServeProcessAsUpstream) {
-  ServeProcess engine({"--port", "0", "--kv-memory", "16", "--threads", "1"});
-  const uint16_t engine_port = engine.wait_listening(60s);
-  ASSERT_NE(engine_port, 0);
-  ASSERT_EQ(wait_ready(engine_port)->status, 200);
-  ServeProcess gateway({"--port", "0", "--replicas", "0", "--model-name", "demo", "--upstream",
-                        "http://127.0.0.1:" + std::to_string(engine_port)});
-  const uint16_t port = gateway.wait_listening(60s);
-  ASSERT_NE(port, 0);
-  ASSERT_EQ(wait_ready(port)->status, 200);
-
-  const std::string body =
-      R"({"model": "demo", "max_tokens": 5, "temperature": 0, "stream": true,
-          "stream_options": {"include_usage": true},
-          "messages": [{"role": "user", "content": "Hello through the gateway"}]})";
-  auto streamed = raw_request(port, post_request("/v1/chat/completions", body, "x-session-affinity: s1\r\n"));
-  ASSERT_TRUE(streamed);
-  EXPECT_EQ(streamed->status, 200) << streamed->body;
-  EXPECT_EQ(streamed->header("content-type"), "text/event-stream");
-  EXPECT_EQ(streamed->header("x-session-affinity"), "s1");
-  EXPECT_NE(streamed->body.find("\"prompt_tokens_details\""), std::string::npos) << streamed->body;
-  EXPECT_NE(streamed->body.find("data: [DONE]"), std::string::npos) << streamed->body;
-
-  auto models = raw_request(port, get_request("/v1/models"));
-  ASSERT_TRUE(models);
-  EXPECT_NE(models->body.find("\"id\":\"demo\""), std::string::npos) << models->body;
-  auto metrics = raw_request(port, get_request("/metrics"));
-  ASSERT_TRUE(metrics);
-  const std::string upstream_id = "127.0.0.1:" + std::to_string(engine_port);
-  EXPECT_NE(metrics->body.find("tether_router_replica_requests_total{model=\"demo\",replica=\"" + upstream_id + "\"} 1"),
-            std::string::npos)
-      << metrics->body;
-  EXPECT_NE(metrics->body.find("tether_router_decisions_total{model=\"demo\",reason=\"affinity_home\"} 1"),
-            std::string::npos)
-      << metrics->body;
-  gateway.signal(SIGTERM);
-  EXPECT_EQ(gateway.wait_exit(10s), 0);
-  engine.signal(SIGTERM);
-  EXPECT_EQ(engine.wait_exit(10s), 0);
-
-  CliResult bad = run_tether("serve --port 0 --upstream https://example.com");
-  EXPECT_EQ(bad.exit_code, 1);
-  EXPECT_NE(bad.output.find("https"), std::string::npos) << bad.output;
-  CliResult no_replica = run_tether("serve --port 0 --replicas 0");
-  EXPECT_EQ(no_replica.exit_code, 1);
-  EXPECT_NE(no_replica.output.find("upstream"), std::string::npos) << no_replica.output;
-}
-
 TEST(ServeCommandTest, LocalReplicasEachReportTheirEngine) {
   ServeProcess serve({"--port", "0", "--kv-memory", "8", "--threads", "1", "--replicas", "2"});
   const uint16_t port = serve.wait_listening(60s);
