@@ -59,7 +59,9 @@ TEST(BenchFleet, RunsEveryPolicyOverLocalReplicas) {
     int64_t requests = 0;
     for (const auto& replica : run.at("replicas").as_array()) {
       requests += replica.at("requests").as_int64();
-      if (policy == "round-robin") EXPECT_NEAR(replica.at("requests").as_int64(), 8.0 / 3, 1.0);
+      if (policy == "round-robin") {
+        EXPECT_NEAR(static_cast<double>(replica.at("requests").as_int64()), 8.0 / 3, 1.0);
+      }
     }
     EXPECT_EQ(requests, 8) << policy;
   }
