@@ -24,6 +24,17 @@ namespace tether::api {
 
 namespace {
 
+// Where an upstream gets the request: the path the client used; a Workers AI
+// request to an upstream that serves the model under another name names
+// that one.
+std::string upstream_target(const http::Exchange& exchange, const ChatRequest& request,
+                            const router::Upstream& upstream) {
+  if (request.dialect == ApiDialect::kWorkersAi && !upstream.options().model.empty()) {
+    return "/ai/run/" + upstream.options().model;
+  }
+  return exchange.request().target;
+}
+
 // What the engine's scheduler thread hands to a request's handler.
 struct TokenEvent {
   std::string text;
@@ -101,7 +112,7 @@ ApiService::ApiService(std::vector<std::shared_ptr<ServedModel>> models, metrics
 ApiService::~ApiService() = default;
 
 void ApiService::add_model(std::shared_ptr<ServedModel> model) {
-  add_route(make_model_route(std::move(model), router::RouterOptions{}));
+  add_route(make_model_route(std::move(model), {}, router::RouterOptions{}));
 }
 
 void ApiService::add_route(std::shared_ptr<ModelRoute> route) {
@@ -211,14 +222,32 @@ boost::asio::awaitable<void> ApiService::serve(http::Exchange& exchange, ChatReq
       last_error = replica_id + ": the engine's queue is full";
       continue;
     }
+    const std::shared_ptr<router::Upstream> upstream = route->upstream(replica_id);
+    if (!upstream) continue;
+    if (request.dialect == ApiDialect::kWorkersAi && !upstream->options().workers_ai) continue;
+    router::Router::Lease lease = router.start(plan, position);
+    const router::ProxyResult result = co_await upstream->proxy(exchange, upstream_target(exchange, request, *upstream), body);
+    using Status = router::ProxyResult::Status;
+    if (result.status == Status::kRelayed) {
+      router.report_success(replica_id);
+      lease.finish(result.prompt_tokens, result.cached_tokens);
+      co_return;
+    }
+    if (result.status == Status::kClientGone) co_return;
+    router.report_failure(replica_id, result.error_kind);
+    // Once the answer began, the client has part of it: never retried.
+    if (result.status == Status::kFailedMidStream) co_return;
+    last_error = replica_id + ": " + result.error;
   }
   if (any_full) {
     metrics_->rejected(*route->local);
     throw http::HttpError::too_many_requests("every replica's queue is full; retry after the indicated delay", 1);
   }
-  throw http::HttpError::unavailable("no replica could take the request" +
-                                         (last_error.empty() ? std::string() : " (last: " + last_error + ")"),
-                                     1);
+  if (last_error.empty()) {
+    throw http::HttpError(400, fmt::format("no replica of '{}' answers this API", request.model),
+                          "invalid_request_error", "model", "model_not_supported");
+  }
+  throw http::HttpError(502, "no replica could take the request (last: " + last_error + ")", "upstream_error");
 }
 
 boost::asio::awaitable<ApiService::LocalOutcome> ApiService::serve_local(

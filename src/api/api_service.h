@@ -22,13 +22,16 @@ class ApiMetrics;
 //   GET  /v1/models
 //   POST /v1/chat/completions, /v1/completions       (OpenAI)
 //   POST /ai/run/{model...}, /accounts/{account}/ai/run/{model...}  (Workers AI)
-// Each request's model has a route: its router picks one of the model's
-// local engine replicas by session affinity, cached prefix or load. There
-// the request becomes an engine request (chat template, tokenization,
-// grammar for structured outputs and forced tool calls) and its answer
-// streams as SSE or comes whole; a client that goes away cancels its
-// generation at once. A request whose replica's queue is full is tried on
-// the next replica of the router's order.
+// Each request's model has a route: its router picks a replica (a local
+// engine or a remote upstream) by session affinity, cached prefix or load.
+// On a local replica the request becomes an engine request (chat template,
+// tokenization, grammar for structured outputs and forced tool calls) and
+// its answer streams as SSE or comes whole; a client that goes away cancels
+// its generation at once. An upstream gets the request as sent and its
+// answer is relayed as it arrives. A request that fails before its answer
+// began (a full engine, an upstream that is down, hangs or answers 5xx) is
+// tried on the next replica of the router's order; one that began
+// streaming never is.
 class ApiService {
  public:
   // `metrics` may be null; it must outlive the service. Models may come
@@ -39,8 +42,8 @@ class ApiService {
 
   void register_routes(http::Router& router);
 
-  // Thread-safe. add_model routes over the model's replicas with the
-  // default routing options.
+  // Thread-safe. add_model routes to the model's local replicas only, with
+  // the default routing options.
   void add_model(std::shared_ptr<ServedModel> model);
   void add_route(std::shared_ptr<ModelRoute> route);
   std::vector<std::shared_ptr<ModelRoute>> routes() const;

@@ -61,7 +61,7 @@ PolicyRun run_policy(const FleetBenchOptions& o, const std::shared_ptr<const ggu
   served = api::make_served_model(file, "fleet", {}, engine, o.replicas);
   router::RouterOptions options;
   options.policy = *policy;
-  auto route = api::make_model_route(served, options);
+  auto route = api::make_model_route(served, {}, options);
 
   metrics::Registry registry;
   http::ServerOptions server_options;

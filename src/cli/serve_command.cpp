@@ -1,5 +1,6 @@
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,7 +17,9 @@
 #include "engine/model/demo_model.h"
 #include "engine/model/llama_model.h"
 #include "http/server.h"
+#include "router/health_checker.h"
 #include "router/router_metrics.h"
+#include "router/upstream.h"
 
 namespace tether::cli {
 namespace {
@@ -65,16 +68,61 @@ std::vector<std::string> aliases_of(const ServeConfig& config) {
   return aliases;
 }
 
-// Loads the model with its replicas, routes its requests over them and
-// exports the router's metrics.
-void add_routes(const ServeConfig& config, api::ApiService& api, metrics::Registry& registry, ServeState& state) {
+// Loads the local model (with its replicas), builds a route per served model
+// name over local replicas and upstreams, exports the routers' metrics and
+// starts the upstreams' health checks (returned; null without upstreams).
+std::unique_ptr<router::HealthChecker> add_routes(const ServeConfig& config, api::ApiService& api,
+                                                  metrics::Registry& registry, ServeState& state,
+                                                  boost::asio::any_io_executor executor) {
+  std::vector<std::shared_ptr<router::Upstream>> upstreams;
+  for (const UpstreamConfig& upstream : config.upstreams) {
+    upstreams.push_back(std::make_shared<router::Upstream>(upstream.options()));
+  }
+  auto upstreams_of = [&](std::string_view model) {
+    std::vector<std::shared_ptr<router::Upstream>> found;
+    for (size_t i : config.upstreams_for(model)) found.push_back(upstreams[i]);
+    return found;
+  };
+  std::vector<std::shared_ptr<api::ModelRoute>> routes;
+  std::shared_ptr<api::ServedModel> served;
   const std::string name = config.served_model_name();
-  auto served = api::load_served_model(config.model, name, aliases_of(config), config.engine_options(),
-                                       config.replicas);
-  auto route = api::make_model_route(served, config.routing.router_options(name), config.routing.affinity_sources());
-  router::register_router_metrics(registry, route->id, route->router);
-  api.add_route(route);
+  if (config.replicas > 0) {
+    served = api::load_served_model(config.model, name, aliases_of(config), config.engine_options(),
+                                    config.replicas);
+    routes.push_back(api::make_model_route(served, upstreams_of(name), config.routing.router_options(name),
+                                           config.routing.affinity_sources()));
+  }
+  for (const std::string& model : config.upstream_only_models()) {
+    std::vector<std::string> aliases;
+    for (const ModelAlias& alias : config.aliases) {
+      if (alias.model == model) aliases.push_back(alias.alias);
+    }
+    routes.push_back(api::make_model_route(nullptr, upstreams_of(model), config.routing.router_options(model),
+                                           config.routing.affinity_sources(), model, std::move(aliases)));
+  }
+  for (const auto& route : routes) {
+    router::register_router_metrics(registry, route->id, route->router);
+    api.add_route(route);
+  }
   state.set_model(name, served);
+  if (upstreams.empty()) return nullptr;
+  // Health checks mark an upstream down or up again in every route it is part of.
+  // Each change is logged (the probes of one checker run on one strand).
+  auto last = std::make_shared<std::map<std::string, bool>>();
+  auto checker = std::make_unique<router::HealthChecker>(
+      executor, upstreams, [routes, last](const std::string& id, bool healthy) {
+        auto [it, first] = last->try_emplace(id, healthy);
+        if ((first && !healthy) || (!first && it->second != healthy)) {
+          std::fprintf(stderr, "tether serve: upstream %s is %s\n", id.c_str(),
+                       healthy ? "healthy again" : "down (failed its health check)");
+        }
+        it->second = healthy;
+        for (const auto& route : routes) {
+          if (route->upstream(id)) route->router->set_healthy(id, healthy);
+        }
+      });
+  checker->start();
+  return checker;
 }
 
 void run_serve(const ServeConfig& config) {
@@ -112,14 +160,16 @@ void run_serve(const ServeConfig& config) {
   });
   std::thread io_thread([&server] { server.run(); });
 
+  std::unique_ptr<router::HealthChecker> health;
   try {
-    add_routes(config, api, registry, state);
+    health = add_routes(config, api, registry, state, server.io_context().get_executor());
   } catch (...) {
     server.stop(std::chrono::milliseconds(0));
     io_thread.join();
     throw;
   }
   io_thread.join();
+  if (health) health->stop();
   state.set_unready();
   std::fprintf(stderr, "tether serve: stopped\n");
 }
@@ -155,8 +205,12 @@ void add_serve_command(CLI::App& app, CommandResult& result) {
                                     "On SIGTERM, how long in-flight requests may finish")
                     ->capture_default_str();
   auto* replicas = command->add_option("--replicas", v.replicas,
-                                      "Local engine replicas (each its own KV pool, scheduler and --threads)")
+                                      "Local engine replicas (each its own KV pool and scheduler); 0 = upstreams only")
                        ->capture_default_str();
+  auto upstream_urls = std::make_shared<std::vector<std::string>>();
+  auto* upstream = command->add_option("--upstream", *upstream_urls,
+                                       "An upstream's URL (repeatable): another tether serve or any OpenAI-compatible "
+                                       "server, serving the same model name");
   auto* policy = command->add_option("--routing-policy", v.routing.policy,
                                      "affinity, prefix, least-loaded or round-robin")
                      ->capture_default_str();
@@ -164,7 +218,7 @@ void add_serve_command(CLI::App& app, CommandResult& result) {
                                          "Affinity: a replica above this x the mean load spills")
                          ->capture_default_str();
   command->callback([flags, &result, model, model_name, host, port, api_key, threads, kv, running, queued, cache_dir,
-                     io_threads, drain, replicas, policy, load_bound] {
+                     io_threads, drain, replicas, upstream, upstream_urls, policy, load_bound] {
     ServeConfig config;
     if (!flags->config_path.empty()) apply_serve_config_file(flags->config_path, config);
     const ServeConfig& f = flags->values;
@@ -181,6 +235,13 @@ void add_serve_command(CLI::App& app, CommandResult& result) {
     if (io_threads->count()) config.server.io_threads = f.server.io_threads;
     if (drain->count()) config.drain_timeout_ms = f.drain_timeout_ms;
     if (replicas->count()) config.replicas = f.replicas;
+    if (upstream->count()) {
+      for (const std::string& url : *upstream_urls) {
+        UpstreamConfig added;
+        added.url = url;
+        config.upstreams.push_back(std::move(added));
+      }
+    }
     if (policy->count()) config.routing.policy = f.routing.policy;
     if (load_bound->count()) config.routing.load_bound = f.routing.load_bound;
     run_serve(config);

@@ -101,6 +101,48 @@ void require_map(const YAML::Node& node, std::string_view source, std::string_vi
   }
 }
 
+UpstreamConfig parse_upstream(const YAML::Node& node, std::string_view source) {
+  UpstreamConfig upstream;
+  if (node.IsScalar()) {  // just its URL
+    upstream.url = node.Scalar();
+    return upstream;
+  }
+  require_map(node, source, "upstreams");
+  constexpr int64_t kDay = int64_t{24} * 3600 * 1000;
+  for (const auto& item : node) {
+    const std::string key = scalar(item.first, source, "upstreams");
+    const YAML::Node& value = item.second;
+    if (key == "url") {
+      upstream.url = scalar(value, source, key);
+    } else if (key == "id") {
+      upstream.id = as_string(value, source, key);
+    } else if (key == "models") {
+      upstream.models = as_string_list(value, source, key);
+    } else if (key == "model") {
+      upstream.model = as_string(value, source, key);
+    } else if (key == "api_key") {
+      upstream.api_key = as_string(value, source, key);
+    } else if (key == "workers_ai") {
+      upstream.workers_ai = as_bool(value, source, key);
+    } else if (key == "connect_timeout_ms") {
+      upstream.connect_timeout_ms = as_integer(value, source, key, 1, kDay);
+    } else if (key == "response_timeout_ms") {
+      upstream.response_timeout_ms = as_integer(value, source, key, 1, kDay);
+    } else if (key == "idle_timeout_ms") {
+      upstream.idle_timeout_ms = as_integer(value, source, key, 1, kDay);
+    } else if (key == "max_idle_connections") {
+      upstream.max_idle_connections = as_integer(value, source, key, 0, 65536);
+    } else if (key == "health_path") {
+      upstream.health_path = scalar(value, source, key);
+    } else if (key == "health_interval_ms") {
+      upstream.health_interval_ms = as_integer(value, source, key, 1, kDay);
+    } else {
+      throw_error(ErrorCode::kInvalidArgument, "{}: {}: unknown key 'upstreams.{}'", source, mark_of(item.first), key);
+    }
+  }
+  return upstream;
+}
+
 void parse_routing(const YAML::Node& node, std::string_view source, RoutingConfig& routing) {
   if (node.IsNull()) return;
   require_map(node, source, "routing");
@@ -134,6 +176,22 @@ void parse_routing(const YAML::Node& node, std::string_view source, RoutingConfi
 }
 
 }  // namespace
+
+router::UpstreamOptions UpstreamConfig::options() const {
+  router::UpstreamOptions options;
+  options.id = id;
+  options.url = url;
+  options.model = model;
+  options.api_key = api_key;
+  options.workers_ai = workers_ai;
+  options.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
+  options.response_timeout = std::chrono::milliseconds(response_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
+  options.max_idle_connections = static_cast<size_t>(max_idle_connections);
+  options.health_path = health_path;
+  options.health_interval = std::chrono::milliseconds(health_interval_ms);
+  return options;
+}
 
 router::RouterOptions RoutingConfig::router_options(std::string_view model) const {
   router::RouterOptions options;
@@ -170,6 +228,36 @@ router::AffinitySources RoutingConfig::affinity_sources() const {
     }
   }
   return sources;
+}
+
+std::vector<size_t> ServeConfig::upstreams_for(std::string_view model) const {
+  std::vector<size_t> found;
+  const std::string local = served_model_name();
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    const auto& names = upstreams[i].models;
+    const bool serves = names.empty() ? model == local : std::find(names.begin(), names.end(), model) != names.end();
+    if (serves) found.push_back(i);
+  }
+  return found;
+}
+
+std::vector<std::string> ServeConfig::upstream_only_models() const {
+  std::vector<std::string> names;
+  const std::string local = replicas > 0 ? served_model_name() : std::string();
+  for (const UpstreamConfig& upstream : upstreams) {
+    for (const std::string& name : upstream.models) {
+      if ((replicas == 0 || name != local) && std::find(names.begin(), names.end(), name) == names.end()) {
+        names.push_back(name);
+      }
+    }
+  }
+  // Upstreams that name no model serve the configured model name; with no
+  // local replica that is an upstream-only model too.
+  if (replicas == 0 && !upstreams_for(served_model_name()).empty() &&
+      std::find(names.begin(), names.end(), served_model_name()) == names.end()) {
+    names.push_back(served_model_name());
+  }
+  return names;
 }
 
 std::string ServeConfig::served_model_name() const {
@@ -211,7 +299,14 @@ void ServeConfig::validate() const {
       throw_error(ErrorCode::kInvalidArgument, "model aliases need a name and a model");
     }
   }
-  if (replicas < 1 || replicas > 64) throw_error(ErrorCode::kInvalidArgument, "replicas must be in [1, 64], got {}", replicas);
+  if (replicas < 0 || replicas > 64) throw_error(ErrorCode::kInvalidArgument, "replicas must be in [0, 64], got {}", replicas);
+  if (replicas == 0 && upstreams.empty()) {
+    throw_error(ErrorCode::kInvalidArgument, "replicas 0 needs at least one upstream to route to");
+  }
+  for (const UpstreamConfig& upstream : upstreams) {
+    if (upstream.url.empty()) throw_error(ErrorCode::kInvalidArgument, "every upstream needs a url");
+    router::Upstream check(upstream.options());  // a bad URL is an error now, not at the first request
+  }
   routing.affinity_sources();
   routing.router_options(served_model_name());
   for (const auto& [model_name, policy] : routing.model_policies) routing.router_options(model_name);
@@ -284,7 +379,13 @@ void apply_serve_config_yaml(std::string_view yaml_text, std::string_view source
     } else if (key == "access_log") {
       config.server.access_log = as_bool(value, source, key);
     } else if (key == "replicas") {
-      config.replicas = static_cast<int32_t>(as_integer(value, source, key, 1, 64));
+      config.replicas = static_cast<int32_t>(as_integer(value, source, key, 0, 64));
+    } else if (key == "upstreams") {
+      if (value.IsNull()) continue;
+      if (!value.IsSequence()) {
+        throw_error(ErrorCode::kInvalidArgument, "{}: {}: 'upstreams' must be a list", source, mark_of(value));
+      }
+      for (const auto& upstream : value) config.upstreams.push_back(parse_upstream(upstream, source));
     } else if (key == "routing") {
       parse_routing(value, source, config.routing);
     } else {

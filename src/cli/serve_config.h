@@ -10,6 +10,7 @@
 #include "http/server_options.h"
 #include "router/router.h"
 #include "router/routing_key.h"
+#include "router/upstream.h"
 #include "sched/engine.h"
 
 namespace tether::cli {
@@ -50,7 +51,21 @@ struct ModelAlias {
 //   drain_timeout_ms: 10000     # SIGTERM: in-flight requests get this long
 //   access_log: true
 //   replicas: 1                 # local engine replicas of the model, each with its own
-//                               #   KV pool, scheduler and `threads`
+//                               #   KV pool, scheduler and `threads`; 0 = a gateway to upstreams only
+//   upstreams:                  # remote engines: another tether serve, vLLM, SGLang, llama-server
+//     - url: http://10.0.0.7:8080
+//       id: gpu-a               # its name in metrics and logs (default host:port)
+//       models: [tether-demo]   # served model names it answers for (default: model_name);
+//                               #   a name no local model has becomes an upstream-only model
+//       model: llama-3-8b       # the model name sent to it (default: the client's)
+//       api_key: sk-...         # bearer sent to it
+//       workers_ai: false       # it answers /ai/run too (another tether serve)
+//       connect_timeout_ms: 2000
+//       response_timeout_ms: 300000   # request sent to response headers
+//       idle_timeout_ms: 60000        # between streamed chunks
+//       max_idle_connections: 16      # keep-alive pool
+//       health_path: /health
+//       health_interval_ms: 5000      # active checks
 //   routing:
 //     policy: affinity          # affinity | prefix | least-loaded | round-robin
 //     model_policies:           # per served model name
@@ -62,6 +77,23 @@ struct ModelAlias {
 //     prefix_index_chunks: 65536          # per replica
 //     prefix_ttl_ms: 600000
 //     eject_after_failures: 3
+struct UpstreamConfig {
+  std::string url;
+  std::string id;
+  std::vector<std::string> models;
+  std::string model;
+  std::string api_key;
+  bool workers_ai = false;
+  int64_t connect_timeout_ms = 2'000;
+  int64_t response_timeout_ms = 300'000;
+  int64_t idle_timeout_ms = 60'000;
+  int64_t max_idle_connections = 16;
+  std::string health_path = "/health";
+  int64_t health_interval_ms = 5'000;
+
+  router::UpstreamOptions options() const;
+};
+
 struct RoutingConfig {
   std::string policy = "affinity";
   std::vector<std::pair<std::string, std::string>> model_policies;  // model name -> policy
@@ -90,6 +122,7 @@ struct ServeConfig {
   int64_t drain_timeout_ms = 10'000;
   http::ServerOptions server;  // host, port, api_key, limits, timeouts, access_log
   int32_t replicas = 1;
+  std::vector<UpstreamConfig> upstreams;
   RoutingConfig routing;
 
   // The served model's name: model_name, else "demo" for the demo model,
@@ -97,6 +130,10 @@ struct ServeConfig {
   std::string served_model_name() const;
   // The engine's options from this config.
   sched::EngineOptions engine_options() const;
+  // The model names upstreams answer for that no local model has.
+  std::vector<std::string> upstream_only_models() const;
+  // Indexes into `upstreams` of those answering for `model`.
+  std::vector<size_t> upstreams_for(std::string_view model) const;
   // Error(kInvalidArgument) naming the first value out of range.
   void validate() const;
 };

@@ -1,5 +1,7 @@
 #include "http/client.h"
 
+#include <unistd.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -129,7 +131,7 @@ struct HttpClient::Impl {
       } else {
         parser->body_limit(options.max_body_bytes);
       }
-      stream->expires_after(options.io_timeout);
+      stream->expires_after(options.response_timeout.value_or(options.io_timeout));
       auto [read_ec, read] = co_await bhttp::async_read_header(*stream, buffer, *parser, kUseTuple);
       if (read_ec) {
         const bool nothing_read = buffer.size() == 0 && !parser->got_some();
@@ -218,5 +220,35 @@ boost::asio::awaitable<std::optional<std::string>> HttpClient::next_chunk() {
 void HttpClient::close() { impl_->close(); }
 
 int HttpClient::connections_opened() const { return impl_->opened; }
+
+bool HttpClient::idle_connection() const { return impl_->stream.has_value() && impl_->reusable && !impl_->streaming; }
+
+void HttpClient::rebind(boost::asio::any_io_executor executor) {
+  Impl& d = *impl_;
+  if (d.streaming) throw_error(ErrorCode::kInternal, "HttpClient: rebind during a stream");
+  if (d.stream && d.reusable && d.buffer.size() == 0) {
+    // The socket's descriptor moves to a socket on the new executor.
+    tcp::socket old = d.stream->release_socket();
+    boost::system::error_code ec;
+    const tcp::endpoint remote = old.remote_endpoint(ec);
+    if (!ec) {
+      auto native = old.release(ec);
+      if (!ec) {
+        tcp::socket moved(executor);
+        moved.assign(remote.protocol(), native, ec);
+        if (!ec) {
+          d.stream.emplace(std::move(moved));
+          d.parser.reset();
+          d.executor = std::move(executor);
+          return;
+        }
+        ::close(native);
+      }
+    }
+    d.stream.reset();
+  }
+  d.close();
+  d.executor = std::move(executor);
+}
 
 }  // namespace tether::http

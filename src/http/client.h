@@ -19,6 +19,9 @@ struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5'000};
   // Each write, and each wait for response bytes (also between stream chunks).
   std::chrono::milliseconds io_timeout{60'000};
+  // The wait from a sent request to its response's headers (an engine may
+  // compute a whole answer first); unset = io_timeout.
+  std::optional<std::chrono::milliseconds> response_timeout;
   size_t max_header_bytes = 64 * 1024;
   size_t max_body_bytes = 64 * 1024 * 1024;  // whole responses only
 };
@@ -59,6 +62,13 @@ class HttpClient {
 
   // Drops the connection (e.g. to abandon a stream mid-way).
   void close();
+  // Whether a kept-alive connection is open and idle (another request
+  // would reuse it).
+  bool idle_connection() const;
+  // Moves the client, and its idle connection, onto `executor` (a pool
+  // hands one client to requests running on different strands). Only
+  // between requests; a connection that cannot move is closed.
+  void rebind(boost::asio::any_io_executor executor);
   // Connections opened so far (tests check reuse).
   int connections_opened() const;
 

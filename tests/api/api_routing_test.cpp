@@ -1,7 +1,12 @@
-// The API service over a route of several local engine replicas behind the
-// router: affinity keeps a session and its cache together, round robin
-// spreads.
+// The API service over a route of several replicas: local engine replicas
+// behind the router (affinity keeps a session and its cache together, round
+// robin spreads), and upstreams that fail: a request that fails before its
+// first byte goes to the next replica, one that began streaming does not.
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
@@ -12,6 +17,7 @@
 #include "../http/test_server.h"
 #include "../sched/engine_test_support.h"
 #include "api/api_service.h"
+#include "router/rendezvous.h"
 
 namespace tether::api {
 namespace {
@@ -29,9 +35,10 @@ sched::EngineOptions small_engine() {
 
 class RoutingTest : public ::testing::Test {
  protected:
-  void start(int32_t replicas, router::RouterOptions options) {
+  void start(int32_t replicas, router::RouterOptions options,
+             std::vector<std::shared_ptr<router::Upstream>> upstreams = {}) {
     served_ = make_served_model(sched::testing::tiny_model_file(), "tiny", {}, small_engine(), replicas);
-    route_ = make_model_route(served_, options);
+    route_ = make_model_route(served_, std::move(upstreams), options);
     service_ = std::make_unique<ApiService>(std::vector<std::shared_ptr<ServedModel>>{}, nullptr);
     service_->add_route(route_);
     server_ = std::make_unique<TestServer>();
@@ -116,6 +123,115 @@ TEST_F(RoutingTest, RoundRobinSpreadsEveryRequest) {
   start(3, options);
   for (int i = 0; i < 6; ++i) ASSERT_EQ(chat(conversation("rr", 1), "same-key").status, 200);
   for (const auto& [id, replica] : stats()) EXPECT_EQ(replica.requests, 2u) << id;
+}
+
+// A port nothing listens on.
+uint16_t closed_port() {
+  TestServer probe;
+  probe.start();
+  const uint16_t port = probe.port();
+  probe.stop();
+  return port;
+}
+
+// The first key whose rendezvous order puts `first` first among `ids`.
+std::string key_preferring(const std::vector<std::string>& ids, const std::string& first) {
+  for (int i = 0; i < 10000; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    if (ids[router::rendezvous_order(key, ids).front()] == first) return key;
+  }
+  return {};
+}
+
+router::UpstreamOptions upstream_at(const std::string& id, uint16_t port) {
+  router::UpstreamOptions options;
+  options.id = id;
+  options.url = "http://127.0.0.1:" + std::to_string(port);
+  options.connect_timeout = 500ms;
+  options.response_timeout = 500ms;
+  options.idle_timeout = 500ms;
+  return options;
+}
+
+TEST_F(RoutingTest, DeadAndHangingUpstreamsFailOverToTheNextReplica) {
+  // An upstream that accepts and never answers.
+  TestServer hanging;
+  hanging.router().add("POST", "/v1/chat/completions", [](http::Exchange& exchange) -> boost::asio::awaitable<void> {
+    // Until its client gives up (at most 5 s).
+    for (int i = 0; i < 500 && !exchange.client_gone(); ++i) {
+      boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, 10ms);
+      boost::system::error_code ec;
+      co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    }
+  });
+  hanging.start();
+  router::RouterOptions options;
+  options.eject_after_failures = 2;
+  start(1, options,
+        {std::make_shared<router::Upstream>(upstream_at("dead", closed_port())),
+         std::make_shared<router::Upstream>(upstream_at("hanging", hanging.port()))});
+  const std::vector<std::string> ids = {"local-0", "dead", "hanging"};
+
+  for (const std::string& bad : {std::string("dead"), std::string("hanging")}) {
+    const std::string key = key_preferring(ids, bad);
+    ASSERT_FALSE(key.empty());
+    const auto began = std::chrono::steady_clock::now();
+    RawResponse response = chat(conversation("failover", 1), key);
+    EXPECT_EQ(response.status, 200) << bad << ": " << response.body;
+    EXPECT_LT(std::chrono::steady_clock::now() - began, 10s);
+    EXPECT_GE(stats()[bad].failures, 1u) << bad;
+  }
+  EXPECT_GE(stats()["dead"].errors["connect"], 1u);
+  EXPECT_GE(stats()["hanging"].errors["timeout"], 1u);
+  EXPECT_GE(route_->router->decisions()["retry"], 2u);
+
+  // Two consecutive failures eject the dead upstream: later requests skip it.
+  const std::string key = key_preferring(ids, "dead");
+  for (int i = 0; i < 2 && stats()["dead"].healthy; ++i) EXPECT_EQ(chat(conversation("failover", 1), key).status, 200);
+  EXPECT_FALSE(stats()["dead"].healthy);
+  EXPECT_EQ(stats()["dead"].failures, 2u);
+  const uint64_t failures = stats()["dead"].failures;
+  EXPECT_EQ(chat(conversation("failover", 1), key).status, 200);
+  EXPECT_EQ(stats()["dead"].failures, failures);
+}
+
+TEST_F(RoutingTest, AStreamThatDiesMidwayIsNotRetried) {
+  TestServer dying;
+  dying.router().add("POST", "/v1/chat/completions", [](http::Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.start_stream(200, "text/event-stream");
+    co_await exchange.write("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"partial\"}}]}\n\n");
+    throw std::runtime_error("the upstream died");
+  });
+  dying.start();
+  start(1, router::RouterOptions{}, {std::make_shared<router::Upstream>(upstream_at("dying", dying.port()))});
+  const std::string key = key_preferring({"local-0", "dying"}, "dying");
+  RawResponse response = chat(conversation("stream", 1), key, true);
+  EXPECT_NE(response.body.find("partial"), std::string::npos) << response.body;
+  EXPECT_EQ(response.body.find("[DONE]"), std::string::npos) << response.body;
+  EXPECT_EQ(stats()["local-0"].requests, 0u);
+  EXPECT_EQ(route_->router->decisions()["retry"], 0u);
+}
+
+TEST_F(RoutingTest, AnUpstreamAnswersWhenItIsTheHome) {
+  // The upstream is another API service over the tiny model (as another
+  // `tether serve` would be), reached through HTTP.
+  auto other = make_served_model(sched::testing::tiny_model_file(), "tiny", {}, small_engine(), 1);
+  ApiService other_service({other}, nullptr);
+  TestServer other_server;
+  other_service.register_routes(other_server.router());
+  other_server.start();
+  start(1, router::RouterOptions{}, {std::make_shared<router::Upstream>(upstream_at("remote", other_server.port()))});
+  const std::string key = key_preferring({"local-0", "remote"}, "remote");
+  RawResponse whole = chat(conversation("remote", 1), key);
+  ASSERT_EQ(whole.status, 200) << whole.body;
+  EXPECT_EQ(boost::json::parse(whole.body).at("object").as_string(), "chat.completion");
+  RawResponse streamed = chat(conversation("remote", 2), key, true);
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_EQ(streamed.header("content-type"), "text/event-stream");
+  EXPECT_NE(streamed.body.find("data: [DONE]"), std::string::npos);
+  EXPECT_EQ(stats()["remote"].requests, 2u);
+  EXPECT_EQ(stats()["local-0"].requests, 0u);
+  EXPECT_EQ(other->engines[0]->stats().completed, 2u);
 }
 
 }  // namespace

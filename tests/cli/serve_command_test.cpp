@@ -18,6 +18,7 @@
 
 #include "cli_runner.h"
 #include "http/test_server.h"
+#include "router/rendezvous.h"
 #include "test_paths.h"
 
 namespace tether::testing {
@@ -166,6 +167,122 @@ TEST(ServeCommandTest, BadConfigIsAClearErrorExit1) {
   EXPECT_NE(result.output.find("unknown key 'max_runing'"), std::string::npos) << result.output;
   CliResult missing = run_tether("serve --config " + (dir / "missing.yaml").string());
   EXPECT_EQ(missing.exit_code, 1);
+}
+
+// A gateway `tether serve --replicas 0 --upstream URL` in front of another
+// `tether serve`: streamed and whole answers pass through, and the router's
+// metrics count them; a config with local replicas and a bad upstream URL
+// is refused up front.
+TEST(ServeCommandTest, RoutesThroughASecondServeProcessAsUpstream) {
+  ServeProcess engine({"--port", "0", "--kv-memory", "16", "--threads", "1"});
+  const uint16_t engine_port = engine.wait_listening(60s);
+  ASSERT_NE(engine_port, 0);
+  ASSERT_EQ(wait_ready(engine_port)->status, 200);
+  ServeProcess gateway({"--port", "0", "--replicas", "0", "--model-name", "demo", "--upstream",
+                        "http://127.0.0.1:" + std::to_string(engine_port)});
+  const uint16_t port = gateway.wait_listening(60s);
+  ASSERT_NE(port, 0);
+  ASSERT_EQ(wait_ready(port)->status, 200);
+
+  const std::string body =
+      R"({"model": "demo", "max_tokens": 5, "temperature": 0, "stream": true,
+          "stream_options": {"include_usage": true},
+          "messages": [{"role": "user", "content": "Hello through the gateway"}]})";
+  auto streamed = raw_request(port, post_request("/v1/chat/completions", body, "x-session-affinity: s1\r\n"));
+  ASSERT_TRUE(streamed);
+  EXPECT_EQ(streamed->status, 200) << streamed->body;
+  EXPECT_EQ(streamed->header("content-type"), "text/event-stream");
+  EXPECT_EQ(streamed->header("x-session-affinity"), "s1");
+  EXPECT_NE(streamed->body.find("\"prompt_tokens_details\""), std::string::npos) << streamed->body;
+  EXPECT_NE(streamed->body.find("data: [DONE]"), std::string::npos) << streamed->body;
+
+  auto models = raw_request(port, get_request("/v1/models"));
+  ASSERT_TRUE(models);
+  EXPECT_NE(models->body.find("\"id\":\"demo\""), std::string::npos) << models->body;
+  auto metrics = raw_request(port, get_request("/metrics"));
+  ASSERT_TRUE(metrics);
+  const std::string upstream_id = "127.0.0.1:" + std::to_string(engine_port);
+  EXPECT_NE(metrics->body.find("tether_router_replica_requests_total{model=\"demo\",replica=\"" + upstream_id + "\"} 1"),
+            std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("tether_router_decisions_total{model=\"demo\",reason=\"affinity_home\"} 1"),
+            std::string::npos)
+      << metrics->body;
+  gateway.signal(SIGTERM);
+  EXPECT_EQ(gateway.wait_exit(10s), 0);
+  engine.signal(SIGTERM);
+  EXPECT_EQ(engine.wait_exit(10s), 0);
+
+  CliResult bad = run_tether("serve --port 0 --upstream https://example.com");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("https"), std::string::npos) << bad.output;
+  CliResult no_replica = run_tether("serve --port 0 --replicas 0");
+  EXPECT_EQ(no_replica.exit_code, 1);
+  EXPECT_NE(no_replica.output.find("upstream"), std::string::npos) << no_replica.output;
+}
+
+// The first key whose rendezvous order puts `first` first among `ids`.
+std::string key_preferring(const std::vector<std::string>& ids, const std::string& first) {
+  for (int i = 0; i < 10000; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    if (ids[router::rendezvous_order(key, ids).front()] == first) return key;
+  }
+  return {};
+}
+
+bool metric_has(uint16_t port, const std::string& line) {
+  auto metrics = raw_request(port, get_request("/metrics"));
+  return metrics && metrics->body.find(line) != std::string::npos;
+}
+
+// A gateway with a local replica and another `tether serve` as an upstream
+// (Workers AI too) that dies mid-run: the session homed on the upstream
+// fails over to the local replica at once, and the health checks mark the
+// upstream down.
+TEST(ServeCommandTest, AnUpstreamThatDiesMidRunFailsOverAndIsMarkedDown) {
+  ServeProcess engine({"--port", "0", "--kv-memory", "16", "--threads", "1"});
+  const uint16_t engine_port = engine.wait_listening(60s);
+  ASSERT_NE(engine_port, 0);
+  ASSERT_EQ(wait_ready(engine_port)->status, 200);
+  const std::string upstream_id = "127.0.0.1:" + std::to_string(engine_port);
+  const auto dir = make_temp_dir("serve_upstream_dies");
+  {
+    std::ofstream out(dir / "fleet.yaml");
+    out << "kv_memory: 16\nthreads: 1\nreplicas: 1\nupstreams:\n"
+        << "  - url: http://" << upstream_id << "/v1\n"
+        << "    workers_ai: true\n    health_interval_ms: 100\n    connect_timeout_ms: 500\n";
+  }
+  ServeProcess gateway({"--config", (dir / "fleet.yaml").string(), "--port", "0"});
+  const uint16_t port = gateway.wait_listening(60s);
+  ASSERT_NE(port, 0);
+  ASSERT_EQ(wait_ready(port)->status, 200);
+  const std::string key = key_preferring({"local-0", upstream_id}, upstream_id);
+  ASSERT_FALSE(key.empty());
+  const std::string affinity = "x-session-affinity: " + key + "\r\n";
+  const std::string chat = R"({"model": "demo", "max_tokens": 4, "temperature": 0,
+                               "messages": [{"role": "user", "content": "Which replica?"}]})";
+  auto first = raw_request(port, post_request("/v1/chat/completions", chat, affinity));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200) << first->body;
+  auto workers = raw_request(port, post_request("/ai/run/demo", R"({"prompt": "Hello", "max_tokens": 3})", affinity));
+  ASSERT_TRUE(workers);
+  EXPECT_EQ(workers->status, 200) << workers->body;
+  EXPECT_NE(workers->body.find("\"result\""), std::string::npos) << workers->body;
+  EXPECT_TRUE(metric_has(port, "tether_router_replica_requests_total{model=\"demo\",replica=\"" + upstream_id + "\"} 2"));
+  EXPECT_TRUE(metric_has(port, "tether_router_replica_healthy{model=\"demo\",replica=\"" + upstream_id + "\"} 1"));
+
+  engine.signal(SIGKILL);
+  engine.wait_exit(10s);
+  auto after = raw_request(port, post_request("/v1/chat/completions", chat, affinity));
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 200) << after->body;
+  EXPECT_TRUE(metric_has(port, "tether_router_replica_requests_total{model=\"demo\",replica=\"local-0\"} 1"));
+  const std::string down = "tether_router_replica_healthy{model=\"demo\",replica=\"" + upstream_id + "\"} 0";
+  bool marked_down = false;
+  for (int i = 0; i < 100 && !(marked_down = metric_has(port, down)); ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(marked_down);
+  gateway.signal(SIGTERM);
+  EXPECT_EQ(gateway.wait_exit(10s), 0);
 }
 
 TEST(ServeCommandTest, LocalReplicasEachReportTheirEngine) {

@@ -143,10 +143,24 @@ std::string fleet_error(const std::string& yaml) {
   return "";
 }
 
-TEST(ServeConfigTest, ReplicasAndRouting) {
+TEST(ServeConfigTest, ReplicasUpstreamsAndRouting) {
   const ServeConfig config = parsed(
       "model_name: tiny\n"
       "replicas: 3\n"
+      "upstreams:\n"
+      "  - http://10.0.0.5:8080\n"
+      "  - url: http://10.0.0.6:9000/base\n"
+      "    id: gpu-b\n"
+      "    models: [tiny, big]\n"
+      "    model: served-big\n"
+      "    api_key: sk-up\n"
+      "    workers_ai: true\n"
+      "    connect_timeout_ms: 100\n"
+      "    response_timeout_ms: 200\n"
+      "    idle_timeout_ms: 300\n"
+      "    max_idle_connections: 4\n"
+      "    health_path: /v1/models\n"
+      "    health_interval_ms: 700\n"
       "routing:\n"
       "  policy: least-loaded\n"
       "  model_policies: {big: prefix}\n"
@@ -158,6 +172,24 @@ TEST(ServeConfigTest, ReplicasAndRouting) {
       "  eject_after_failures: 5\n");
   config.validate();
   EXPECT_EQ(config.replicas, 3);
+  ASSERT_EQ(config.upstreams.size(), 2u);
+  EXPECT_EQ(config.upstreams[0].url, "http://10.0.0.5:8080");
+  const router::UpstreamOptions b = config.upstreams[1].options();
+  EXPECT_EQ(b.id, "gpu-b");
+  EXPECT_EQ(b.url, "http://10.0.0.6:9000/base");
+  EXPECT_EQ(b.model, "served-big");
+  EXPECT_EQ(b.api_key, "sk-up");
+  EXPECT_TRUE(b.workers_ai);
+  EXPECT_EQ(b.connect_timeout.count(), 100);
+  EXPECT_EQ(b.response_timeout.count(), 200);
+  EXPECT_EQ(b.idle_timeout.count(), 300);
+  EXPECT_EQ(b.max_idle_connections, 4u);
+  EXPECT_EQ(b.health_path, "/v1/models");
+  EXPECT_EQ(b.health_interval.count(), 700);
+  // Upstream 0 names no model, so it serves the local one; "big" exists upstream only.
+  EXPECT_EQ(config.upstreams_for("tiny"), (std::vector<size_t>{0, 1}));
+  EXPECT_EQ(config.upstreams_for("big"), (std::vector<size_t>{1}));
+  EXPECT_EQ(config.upstream_only_models(), (std::vector<std::string>{"big"}));
   const router::RouterOptions tiny = config.routing.router_options("tiny");
   EXPECT_EQ(tiny.policy, router::RoutingPolicy::kLeastLoaded);
   EXPECT_EQ(config.routing.router_options("big").policy, router::RoutingPolicy::kPrefix);
@@ -169,17 +201,29 @@ TEST(ServeConfigTest, ReplicasAndRouting) {
   const router::AffinitySources sources = config.routing.affinity_sources();
   EXPECT_TRUE(sources.prompt_cache_key);
   EXPECT_TRUE(sources.user);
-  EXPECT_EQ(ServeConfig().routing.router_options("x").policy, router::RoutingPolicy::kAffinity);
 }
 
-TEST(ServeConfigTest, RoutingMistakesAreClearErrors) {
-  EXPECT_EQ(fleet_error("replicas: 0\n"), "fleet.yaml: line 1: 'replicas' must be in [1, 64], got 0");
+TEST(ServeConfigTest, GatewayOnlyServesTheModelNameThroughUpstreams) {
+  const ServeConfig config = parsed("model_name: remote\nreplicas: 0\nupstreams: [http://127.0.0.1:9]\n");
+  config.validate();
+  EXPECT_EQ(config.upstream_only_models(), (std::vector<std::string>{"remote"}));
+  EXPECT_EQ(config.routing.router_options("remote").policy, router::RoutingPolicy::kAffinity);
+}
+
+TEST(ServeConfigTest, FleetMistakesAreClearErrors) {
+  EXPECT_EQ(fleet_error("replicas: 0\n"), "replicas 0 needs at least one upstream to route to");
+  EXPECT_EQ(fleet_error("replicas: 65\n"), "fleet.yaml: line 1: 'replicas' must be in [0, 64], got 65");
   EXPECT_EQ(fleet_error("routing: {policy: random}\n"),
             "unknown routing policy 'random' (known: affinity, prefix, least-loaded, round-robin)");
   EXPECT_EQ(fleet_error("routing: {affinity_from: [cookie]}\n"),
             "routing.affinity_from: unknown field 'cookie' (known: prompt_cache_key, user)");
   EXPECT_EQ(fleet_error("routing: {load_bound: 0.5}\n"), "fleet.yaml: line 1: 'load_bound' must be in [1, 1000], got 0.5");
   EXPECT_EQ(fleet_error("routing: {lod_bound: 2}\n"), "fleet.yaml: line 1: unknown key 'routing.lod_bound'");
+  EXPECT_EQ(fleet_error("upstreams: [{url: http://a:1, timeout: 3}]\n"),
+            "fleet.yaml: line 1: unknown key 'upstreams.timeout'");
+  EXPECT_EQ(fleet_error("upstreams: {url: x}\n"), "fleet.yaml: line 1: 'upstreams' must be a list");
+  EXPECT_EQ(fleet_error("upstreams: [{id: a}]\n"), "every upstream needs a url");
+  EXPECT_NE(fleet_error("upstreams: [https://secure:443]\n"), "");
 }
 
 }  // namespace
