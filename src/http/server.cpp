@@ -157,6 +157,10 @@ class Connection : public ExchangeTransport, public std::enable_shared_from_this
         break;
       }
       buffer_.commit(n);
+      // A read that completed just as stop_watching() cancelled escaped the
+      // cancel: read no further (another read would swallow the next
+      // request and never end), the bytes stay for the next loop.
+      if (stopping_watch_) break;
     }
     watching_ = false;
     watch_done_.cancel();

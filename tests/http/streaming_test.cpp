@@ -345,3 +345,35 @@ TEST(StreamingTest, StopNowCutsALongDrainShort) {
 
 }  // namespace
 }  // namespace tether::http
+
+namespace tether::http {
+namespace {
+
+// A keep-alive client that sends its next request the moment a stream ends:
+// the request's bytes can reach the disconnect watch just as the server
+// stops it. Every request must still be answered (a watch that read on past
+// its stop once swallowed the next request and hung the connection).
+TEST(StreamingTest, ARequestSentAsTheStreamEndsIsAnswered) {
+  http::ServerOptions options = TestServer::quiet_options();
+  options.io_threads = 2;
+  TestServer server(options);
+  server.router().add("GET", "/s", [](Exchange& exchange) -> boost::asio::awaitable<void> {
+    co_await exchange.start_stream(200, "text/event-stream");
+    co_await exchange.write("data: x\n\n");
+    co_await exchange.finish();
+    // Holds the strand while the client's next request arrives: the other
+    // io thread reads it for the watch, whose completion then races the stop.
+    std::this_thread::sleep_for(5ms);
+  });
+  server.start();
+  RawSocket socket(server.port(), 3s);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(socket.send(get_request("/s"))) << i;
+    auto response = socket.read_response();
+    ASSERT_TRUE(response) << "request " << i << " was never answered";
+    ASSERT_EQ(response->body, "data: x\n\n") << i;
+  }
+}
+
+}  // namespace
+}  // namespace tether::http
