@@ -171,6 +171,11 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
                        "shared (one for all sessions) or distinct (one per session) (agent --url: shared; "
                        "fleet: distinct)")
       ->check(CLI::IsMember({"shared", "distinct"}));
+  command->add_option("--kv-headroom", options->fleet.kv_headroom,
+                      "Fleet: each replica's KV holds this x the final contexts of its fair share of sessions "
+                      "(without --kv-memory)")
+      ->check(CLI::Range(0.1, 100.0))
+      ->capture_default_str();
   command->add_option("--replicas", options->fleet.replicas, "Local replicas behind the router (fleet)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

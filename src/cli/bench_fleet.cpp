@@ -29,14 +29,14 @@ int64_t final_context_tokens(const AgentHttpBenchOptions& a) {
          int64_t{a.turns / 2} * (a.tool_tokens + per_message);
 }
 
-// The KV bytes per replica: what the option says, else 1.5x the final
-// contexts of the sessions a replica would hold under an even spread.
+// The KV bytes per replica: what the option says, else kv_headroom x the
+// final contexts of the sessions a replica would hold under an even spread.
 size_t kv_bytes_per_replica(const FleetBenchOptions& o, const model::LlamaModel& model) {
   if (o.kv_memory_mb > 0) return static_cast<size_t>(o.kv_memory_mb) << 20;
   const kv::KvShape shape = model.kv_shape();
   const size_t per_token = kv::kv_block_bytes(shape) / static_cast<size_t>(shape.block_tokens);
   const int64_t sessions_each = (o.agent.sessions + o.replicas - 1) / o.replicas;
-  const double tokens = 1.5 * static_cast<double>(sessions_each * final_context_tokens(o.agent));
+  const double tokens = o.kv_headroom * static_cast<double>(sessions_each * final_context_tokens(o.agent));
   return static_cast<size_t>(tokens) * per_token + 4 * kv::kv_block_bytes(shape);
 }
 
@@ -156,10 +156,11 @@ void run_fleet_bench(const FleetBenchOptions& o) {
                                 : std::string("null");
   const AgentHttpBenchOptions& a = o.agent;
   fmt::print(
-      "{{\"workload\":\"fleet\",\"model\":\"{}\",\"replicas\":{},\"threads_per_replica\":{},"
+      "{{\"workload\":\"fleet\",\"model\":\"{}\",\"replicas\":{},\"threads_per_replica\":{},\"kv_headroom\":{},"
       "\"sessions\":{},\"turns\":{},\"system_tokens\":{},\"system_prompts\":\"{}\",\"user_tokens\":{},"
       "\"gen_tokens\":{},\"tool_tokens\":{},\"affinity_over_round_robin_cached_share\":{},\"runs\":[{}]}}\n",
-      o.model_path, o.replicas, o.threads, a.sessions, a.turns, a.system_tokens,
+      o.model_path, o.replicas, o.threads, o.kv_memory_mb > 0 ? std::string("null") : fmt::format("{}", o.kv_headroom),
+      a.sessions, a.turns, a.system_tokens,
       a.distinct_system ? "distinct" : "shared", a.user_tokens, a.gen_tokens, a.tool_tokens, ratio, body);
 }
 

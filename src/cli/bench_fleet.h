@@ -19,7 +19,8 @@ struct FleetBenchOptions {
   int32_t replicas = 4;
   std::vector<std::string> policies = {"affinity", "prefix", "least-loaded", "round-robin"};
   int32_t threads = 1;          // compute threads per replica
-  int64_t kv_memory_mb = 0;     // per replica; 0 = 1.5x its fair share of the sessions' final contexts
+  int64_t kv_memory_mb = 0;     // per replica; 0 = kv_headroom x its fair share of the sessions' final contexts
+  double kv_headroom = 1.5;
   AgentHttpBenchOptions agent;  // url and model_name are set per run
 };
 

@@ -267,6 +267,7 @@ boost::asio::awaitable<ProxyResult> Upstream::proxy(http::Exchange& exchange, st
   if (response.status >= 500 || response.status == 429) {
     co_await read_all(kMaxErrorSnippet);
     count_connections();
+    handle->client = nullptr;  // pooled: another request may use it now
     release(std::move(client));
     result.status = Status::kFailedBeforeResponse;
     result.error_kind = "status";
@@ -288,6 +289,7 @@ boost::asio::awaitable<ProxyResult> Upstream::proxy(http::Exchange& exchange, st
       result.error = read_error.empty() ? "the answer exceeded 64 MiB" : read_error;
       co_return result;
     }
+    handle->client = nullptr;  // pooled: another request may use it now
     release(std::move(client));
     if (response.status >= 200 && response.status < 300) {
       const RelayedUsage usage = usage_of_body(whole);
@@ -344,6 +346,7 @@ boost::asio::awaitable<ProxyResult> Upstream::proxy(http::Exchange& exchange, st
     }
   }
   count_connections();
+  handle->client = nullptr;  // pooled: another request may use it now
   release(std::move(client));
   result.prompt_tokens = sniffer.usage.prompt_tokens;
   result.cached_tokens = sniffer.usage.cached_tokens;

@@ -3,10 +3,6 @@
 // robin spreads), and upstreams that fail: a request that fails before its
 // first byte goes to the next replica, one that began streaming does not.
 
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
@@ -17,7 +13,7 @@
 #include "../http/test_server.h"
 #include "../sched/engine_test_support.h"
 #include "api/api_service.h"
-#include "router/rendezvous.h"
+#include "../router/fake_upstreams.h"
 
 namespace tether::api {
 namespace {
@@ -125,24 +121,6 @@ TEST_F(RoutingTest, RoundRobinSpreadsEveryRequest) {
   for (const auto& [id, replica] : stats()) EXPECT_EQ(replica.requests, 2u) << id;
 }
 
-// A port nothing listens on.
-uint16_t closed_port() {
-  TestServer probe;
-  probe.start();
-  const uint16_t port = probe.port();
-  probe.stop();
-  return port;
-}
-
-// The first key whose rendezvous order puts `first` first among `ids`.
-std::string key_preferring(const std::vector<std::string>& ids, const std::string& first) {
-  for (int i = 0; i < 10000; ++i) {
-    const std::string key = "key-" + std::to_string(i);
-    if (ids[router::rendezvous_order(key, ids).front()] == first) return key;
-  }
-  return {};
-}
-
 router::UpstreamOptions upstream_at(const std::string& id, uint16_t port) {
   router::UpstreamOptions options;
   options.id = id;
@@ -156,24 +134,18 @@ router::UpstreamOptions upstream_at(const std::string& id, uint16_t port) {
 TEST_F(RoutingTest, DeadAndHangingUpstreamsFailOverToTheNextReplica) {
   // An upstream that accepts and never answers.
   TestServer hanging;
-  hanging.router().add("POST", "/v1/chat/completions", [](http::Exchange& exchange) -> boost::asio::awaitable<void> {
-    // Until its client gives up (at most 5 s).
-    for (int i = 0; i < 500 && !exchange.client_gone(); ++i) {
-      boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, 10ms);
-      boost::system::error_code ec;
-      co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    }
-  });
+  hanging.router().add("POST", "/v1/chat/completions",
+                       [](http::Exchange& exchange) { return testing::hang_until_client_gone(exchange); });
   hanging.start();
   router::RouterOptions options;
   options.eject_after_failures = 2;
   start(1, options,
-        {std::make_shared<router::Upstream>(upstream_at("dead", closed_port())),
+        {std::make_shared<router::Upstream>(upstream_at("dead", testing::closed_port())),
          std::make_shared<router::Upstream>(upstream_at("hanging", hanging.port()))});
   const std::vector<std::string> ids = {"local-0", "dead", "hanging"};
 
   for (const std::string& bad : {std::string("dead"), std::string("hanging")}) {
-    const std::string key = key_preferring(ids, bad);
+    const std::string key = testing::key_preferring(ids, bad);
     ASSERT_FALSE(key.empty());
     const auto began = std::chrono::steady_clock::now();
     RawResponse response = chat(conversation("failover", 1), key);
@@ -186,7 +158,7 @@ TEST_F(RoutingTest, DeadAndHangingUpstreamsFailOverToTheNextReplica) {
   EXPECT_GE(route_->router->decisions()["retry"], 2u);
 
   // Two consecutive failures eject the dead upstream: later requests skip it.
-  const std::string key = key_preferring(ids, "dead");
+  const std::string key = testing::key_preferring(ids, "dead");
   for (int i = 0; i < 2 && stats()["dead"].healthy; ++i) EXPECT_EQ(chat(conversation("failover", 1), key).status, 200);
   EXPECT_FALSE(stats()["dead"].healthy);
   EXPECT_EQ(stats()["dead"].failures, 2u);
@@ -197,14 +169,10 @@ TEST_F(RoutingTest, DeadAndHangingUpstreamsFailOverToTheNextReplica) {
 
 TEST_F(RoutingTest, AStreamThatDiesMidwayIsNotRetried) {
   TestServer dying;
-  dying.router().add("POST", "/v1/chat/completions", [](http::Exchange& exchange) -> boost::asio::awaitable<void> {
-    co_await exchange.start_stream(200, "text/event-stream");
-    co_await exchange.write("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"partial\"}}]}\n\n");
-    throw std::runtime_error("the upstream died");
-  });
+  dying.router().add("POST", "/v1/chat/completions", testing::die_mid_stream);
   dying.start();
   start(1, router::RouterOptions{}, {std::make_shared<router::Upstream>(upstream_at("dying", dying.port()))});
-  const std::string key = key_preferring({"local-0", "dying"}, "dying");
+  const std::string key = testing::key_preferring({"local-0", "dying"}, "dying");
   RawResponse response = chat(conversation("stream", 1), key, true);
   EXPECT_NE(response.body.find("partial"), std::string::npos) << response.body;
   EXPECT_EQ(response.body.find("[DONE]"), std::string::npos) << response.body;
@@ -221,7 +189,7 @@ TEST_F(RoutingTest, AnUpstreamAnswersWhenItIsTheHome) {
   other_service.register_routes(other_server.router());
   other_server.start();
   start(1, router::RouterOptions{}, {std::make_shared<router::Upstream>(upstream_at("remote", other_server.port()))});
-  const std::string key = key_preferring({"local-0", "remote"}, "remote");
+  const std::string key = testing::key_preferring({"local-0", "remote"}, "remote");
   RawResponse whole = chat(conversation("remote", 1), key);
   ASSERT_EQ(whole.status, 200) << whole.body;
   EXPECT_EQ(boost::json::parse(whole.body).at("object").as_string(), "chat.completion");

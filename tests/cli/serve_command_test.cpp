@@ -18,7 +18,7 @@
 
 #include "cli_runner.h"
 #include "http/test_server.h"
-#include "router/rendezvous.h"
+#include "router/fake_upstreams.h"
 #include "test_paths.h"
 
 namespace tether::testing {
@@ -221,15 +221,6 @@ TEST(ServeCommandTest, RoutesThroughASecondServeProcessAsUpstream) {
   EXPECT_NE(no_replica.output.find("upstream"), std::string::npos) << no_replica.output;
 }
 
-// The first key whose rendezvous order puts `first` first among `ids`.
-std::string key_preferring(const std::vector<std::string>& ids, const std::string& first) {
-  for (int i = 0; i < 10000; ++i) {
-    const std::string key = "key-" + std::to_string(i);
-    if (ids[router::rendezvous_order(key, ids).front()] == first) return key;
-  }
-  return {};
-}
-
 bool metric_has(uint16_t port, const std::string& line) {
   auto metrics = raw_request(port, get_request("/metrics"));
   return metrics && metrics->body.find(line) != std::string::npos;
@@ -256,7 +247,7 @@ TEST(ServeCommandTest, AnUpstreamThatDiesMidRunFailsOverAndIsMarkedDown) {
   const uint16_t port = gateway.wait_listening(60s);
   ASSERT_NE(port, 0);
   ASSERT_EQ(wait_ready(port)->status, 200);
-  const std::string key = key_preferring({"local-0", upstream_id}, upstream_id);
+  const std::string key = tether::testing::key_preferring({"local-0", upstream_id}, upstream_id);
   ASSERT_FALSE(key.empty());
   const std::string affinity = "x-session-affinity: " + key + "\r\n";
   const std::string chat = R"({"model": "demo", "max_tokens": 4, "temperature": 0,

@@ -15,14 +15,11 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include "../http/test_server.h"
+#include "fake_upstreams.h"
 #include "common/error.h"
 #include "router/health_checker.h"
 
@@ -36,20 +33,8 @@ using tether::testing::raw_request;
 using tether::testing::RawSocket;
 using tether::testing::TestServer;
 
-boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
-  boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, duration);
-  boost::system::error_code ec;
-  co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-}
-
-// A port nothing listens on.
-uint16_t closed_port() {
-  TestServer probe;
-  probe.start();
-  const uint16_t port = probe.port();
-  probe.stop();
-  return port;
-}
+using tether::testing::async_sleep;
+using tether::testing::closed_port;
 
 UpstreamOptions options_for(uint16_t port, std::string path = "") {
   UpstreamOptions options;
@@ -182,7 +167,7 @@ TEST(UpstreamTest, EventStreamPassesThroughChunkByChunk) {
     co_await exchange.start_stream(200, "text/event-stream");
     co_await exchange.write("data: {\"choices\":[{\"delta\":{\"content\":\"one\"}}]}\n\n");
     // The second chunk waits until the client has the first one (at most 5 s).
-    for (int i = 0; i < 500 && !first_seen.load(); ++i) co_await sleep_for(10ms);
+    for (int i = 0; i < 500 && !first_seen.load(); ++i) co_await async_sleep(10ms);
     co_await exchange.write("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"prompt_tokens_details\":"
                             "{\"cached_tokens\":3}}}\n\ndata: [DONE]\n\n");
     co_await exchange.finish();
@@ -240,8 +225,7 @@ TEST(UpstreamTest, FailuresBeforeTheAnswerWriteNothing) {
     } else if (mode == "broken") {
       co_await exchange.respond(503, "overloaded\nplease wait");
     } else {
-      // Hangs past the response timeout, until its client gives up.
-      for (int i = 0; i < 300 && !exchange.client_gone(); ++i) co_await sleep_for(10ms);
+      co_await tether::testing::hang_until_client_gone(exchange);  // past the response timeout
     }
   });
   fake.start();
@@ -271,11 +255,7 @@ TEST(UpstreamTest, FailuresBeforeTheAnswerWriteNothing) {
 
 TEST(UpstreamTest, AStreamThatBreaksEndsWithAnErrorEvent) {
   TestServer fake;
-  fake.router().add("POST", "/v1/chat/completions", [](http::Exchange& exchange) -> boost::asio::awaitable<void> {
-    co_await exchange.start_stream(200, "text/event-stream");
-    co_await exchange.write("data: {\"choices\":[{\"delta\":{\"content\":\"partial\"}}]}\n\n");
-    throw std::runtime_error("the upstream died");
-  });
+  fake.router().add("POST", "/v1/chat/completions", tether::testing::die_mid_stream);
   fake.start();
   Front front(std::make_shared<Upstream>(options_for(fake.port())));
   auto response = raw_request(front.port(), post_request("/v1/chat/completions", kStreamChat));
@@ -294,7 +274,7 @@ TEST(UpstreamTest, AClientThatLeavesClosesTheUpstreamConnection) {
   fake.router().add("POST", "/v1/chat/completions", [&](http::Exchange& exchange) -> boost::asio::awaitable<void> {
     co_await exchange.start_stream(200, "text/event-stream");
     co_await exchange.write("data: {\"n\":1}\n\n");
-    for (int i = 0; i < 500 && !exchange.client_gone(); ++i) co_await sleep_for(10ms);
+    for (int i = 0; i < 500 && !exchange.client_gone(); ++i) co_await async_sleep(10ms);
     upstream_saw_gone = exchange.client_gone();
   });
   fake.start();
