@@ -221,7 +221,7 @@ class Server::Impl {
     }
     port_ = acceptor_.local_endpoint().port();
     started_ = true;
-    asio::co_spawn(ioc_, accept_loop(), [](std::exception_ptr failure) {
+    asio::co_spawn(control_, accept_loop(), [](std::exception_ptr failure) {
       if (failure) report_failure("accept loop", failure);
     });
   }
@@ -236,7 +236,7 @@ class Server::Impl {
   }
 
   void stop(std::chrono::milliseconds grace) {
-    asio::post(ioc_, [this, grace] {
+    asio::post(control_, [this, grace] {
       if (draining_.exchange(true)) return;
       boost::system::error_code ec;
       acceptor_.close(ec);
@@ -258,7 +258,7 @@ class Server::Impl {
 
   void stop_now() {
     stop(std::chrono::milliseconds(0));
-    asio::post(ioc_, [this] {
+    asio::post(control_, [this] {
       for (const auto& connection : snapshot()) {
         asio::post(connection->executor(), [connection] { connection->close(); });
       }
@@ -272,7 +272,7 @@ class Server::Impl {
       std::lock_guard lock(mutex_);
       if (!connections_.empty()) return;
     }
-    asio::post(ioc_, [this] {
+    asio::post(control_, [this] {
       drain_timer_.cancel();
       work_.reset();
       ioc_.stop();
@@ -561,8 +561,12 @@ class Server::Impl {
   Router router_;
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_{ioc_.get_executor()};
-  tcp::acceptor acceptor_{ioc_};
-  asio::steady_timer drain_timer_{ioc_};
+  // The acceptor, the drain timer and stopping run on this strand: with
+  // several io threads, a stop must not close the acceptor while the accept
+  // loop starts its next accept.
+  asio::strand<asio::io_context::executor_type> control_{asio::make_strand(ioc_)};
+  tcp::acceptor acceptor_{control_};
+  asio::steady_timer drain_timer_{control_};
   std::atomic<uint16_t> port_{0};
   std::atomic<bool> draining_{false};
   bool started_ = false;
