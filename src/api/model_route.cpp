@@ -33,20 +33,18 @@ std::shared_ptr<ModelRoute> make_model_route(std::shared_ptr<ServedModel> local,
                                              router::AffinitySources affinity_sources, std::string id,
                                              std::vector<std::string> aliases) {
   auto route = std::make_shared<ModelRoute>();
+  std::vector<std::string> ids;
   if (local) {
     route->id = local->id;
     route->aliases = local->aliases;
     route->created = local->created;
+    for (size_t i = 0; i < local->engines.size(); ++i) ids.push_back(local_replica_id(i));
   } else {
     route->id = std::move(id);
     route->aliases = std::move(aliases);
     route->created = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-  }
-  std::vector<std::string> ids;
-  if (local) {
-    for (size_t i = 0; i < local->engines.size(); ++i) ids.push_back(local_replica_id(i));
   }
   for (const auto& upstream : upstreams) ids.push_back(upstream->id());
   if (ids.empty()) throw_error(ErrorCode::kInvalidArgument, "model '{}' has no replica to run on", route->id);

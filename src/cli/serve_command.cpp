@@ -59,11 +59,10 @@ void add_probe_routes(http::Server& server, const ServeState& state) {
 }
 
 // The aliases the config gives the served model.
-std::vector<std::string> aliases_of(const ServeConfig& config) {
+std::vector<std::string> aliases_of(const ServeConfig& config, std::string_view model) {
   std::vector<std::string> aliases;
-  const std::string name = config.served_model_name();
   for (const ModelAlias& alias : config.aliases) {
-    if (alias.model == name) aliases.push_back(alias.alias);
+    if (alias.model == model) aliases.push_back(alias.alias);
   }
   return aliases;
 }
@@ -87,18 +86,14 @@ std::unique_ptr<router::HealthChecker> add_routes(const ServeConfig& config, api
   std::shared_ptr<api::ServedModel> served;
   const std::string name = config.served_model_name();
   if (config.replicas > 0) {
-    served = api::load_served_model(config.model, name, aliases_of(config), config.engine_options(),
+    served = api::load_served_model(config.model, name, aliases_of(config, name), config.engine_options(),
                                     config.replicas);
     routes.push_back(api::make_model_route(served, upstreams_of(name), config.routing.router_options(name),
                                            config.routing.affinity_sources()));
   }
   for (const std::string& model : config.upstream_only_models()) {
-    std::vector<std::string> aliases;
-    for (const ModelAlias& alias : config.aliases) {
-      if (alias.model == model) aliases.push_back(alias.alias);
-    }
     routes.push_back(api::make_model_route(nullptr, upstreams_of(model), config.routing.router_options(model),
-                                           config.routing.affinity_sources(), model, std::move(aliases)));
+                                           config.routing.affinity_sources(), model, aliases_of(config, model)));
   }
   for (const auto& route : routes) {
     router::register_router_metrics(registry, route->id, route->router);

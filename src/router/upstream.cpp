@@ -225,20 +225,30 @@ boost::asio::awaitable<ProxyResult> Upstream::proxy(http::Exchange& exchange, st
     if (handle->client) handle->client->close();
   });
   Detach detach{handle};
-  auto count_connections = [&] { opened_ += client->connections_opened() - opened_before; };
+  // Back to the pool, out of this request's hands first: another request
+  // may take the connection at once.
+  auto give_back = [&] {
+    handle->client = nullptr;
+    release(std::move(client));
+  };
 
   http::ClientResponse response;
+  std::optional<Error> start_error;
   try {
     response = co_await client->start("POST", path, std::move(payload), std::move(headers));
   } catch (const Error& error) {
-    count_connections();
+    start_error = error;
+  }
+  // Only start() opens connections (again, when a reused one was closed).
+  opened_ += client->connections_opened() - opened_before;
+  if (start_error) {
     if (exchange.client_gone()) {
       result.status = Status::kClientGone;
       co_return result;
     }
     result.status = Status::kFailedBeforeResponse;
-    result.error_kind = failure_kind(error);
-    result.error = error.what();
+    result.error_kind = failure_kind(*start_error);
+    result.error = start_error->what();
     co_return result;
   }
   result.upstream_status = response.status;
@@ -266,9 +276,7 @@ boost::asio::awaitable<ProxyResult> Upstream::proxy(http::Exchange& exchange, st
 
   if (response.status >= 500 || response.status == 429) {
     co_await read_all(kMaxErrorSnippet);
-    count_connections();
-    handle->client = nullptr;  // pooled: another request may use it now
-    release(std::move(client));
+    give_back();
     result.status = Status::kFailedBeforeResponse;
     result.error_kind = "status";
     result.error = "answered HTTP " + std::to_string(response.status) + (whole.empty() ? "" : ": " + one_line(whole));
@@ -277,7 +285,6 @@ boost::asio::awaitable<ProxyResult> Upstream::proxy(http::Exchange& exchange, st
 
   if (!event_stream) {
     const bool complete = co_await read_all(kMaxWholeBody);
-    count_connections();
     if (exchange.client_gone()) {
       result.status = Status::kClientGone;
       co_return result;
@@ -289,8 +296,7 @@ boost::asio::awaitable<ProxyResult> Upstream::proxy(http::Exchange& exchange, st
       result.error = read_error.empty() ? "the answer exceeded 64 MiB" : read_error;
       co_return result;
     }
-    handle->client = nullptr;  // pooled: another request may use it now
-    release(std::move(client));
+    give_back();
     if (response.status >= 200 && response.status < 300) {
       const RelayedUsage usage = usage_of_body(whole);
       result.prompt_tokens = usage.prompt_tokens;
@@ -308,46 +314,40 @@ boost::asio::awaitable<ProxyResult> Upstream::proxy(http::Exchange& exchange, st
   // An event stream: each chunk goes on as it arrives.
   UsageSniffer sniffer;
   if (!co_await exchange.start_stream(response.status, content_type)) {
-    count_connections();
     client->close();
     result.status = Status::kClientGone;
     co_return result;
   }
   for (;;) {
     std::optional<std::string> chunk;
-    std::string failure;
+    std::optional<Error> failure;
     try {
       chunk = co_await client->next_chunk();
     } catch (const Error& error) {
-      failure = error.what();
+      failure = error;
     }
     if (exchange.client_gone()) {
-      count_connections();
       client->close();
       result.status = Status::kClientGone;
       co_return result;
     }
-    if (!failure.empty()) {
-      count_connections();
+    if (failure) {
       result.status = Status::kFailedMidStream;
-      result.error_kind = contains(failure, "timeout") ? "timeout" : "io";
-      result.error = failure;
+      result.error_kind = failure_kind(*failure);
+      result.error = failure->what();
       // The status line is gone: say so in-band, then end the stream.
-      if (co_await exchange.write(mid_stream_error_event(id(), failure))) co_await exchange.finish();
+      if (co_await exchange.write(mid_stream_error_event(id(), result.error))) co_await exchange.finish();
       co_return result;
     }
     if (!chunk) break;
     sniffer.feed(*chunk);
     if (!co_await exchange.write(*chunk)) {
-      count_connections();
       client->close();
       result.status = Status::kClientGone;
       co_return result;
     }
   }
-  count_connections();
-  handle->client = nullptr;  // pooled: another request may use it now
-  release(std::move(client));
+  give_back();
   result.prompt_tokens = sniffer.usage.prompt_tokens;
   result.cached_tokens = sniffer.usage.cached_tokens;
   co_await exchange.finish();
