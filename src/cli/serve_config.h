@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/async_config.h"
 #include "http/server_options.h"
 #include "router/router.h"
 #include "router/routing_key.h"
@@ -77,6 +78,7 @@ struct ModelAlias {
 //     prefix_index_chunks: 65536          # per replica
 //     prefix_ttl_ms: 600000
 //     eject_after_failures: 3
+//   async: ...                  # the async API's queue, dispatch and webhooks: see cli/async_config.h
 struct UpstreamConfig {
   std::string url;
   std::string id;
@@ -124,6 +126,7 @@ struct ServeConfig {
   int32_t replicas = 1;
   std::vector<UpstreamConfig> upstreams;
   RoutingConfig routing;
+  AsyncConfig async;
 
   // The served model's name: model_name, else "demo" for the demo model,
   // else the file name without its .gguf extension.
