@@ -21,6 +21,15 @@ std::optional<std::string_view> Request::header(std::string_view name) const {
   return std::nullopt;
 }
 
+std::optional<std::string_view> Request::bearer_token() const {
+  std::optional<std::string_view> value = header("authorization");
+  if (!value || value->size() < 7 || !equals_ignore_case(value->substr(0, 7), "bearer ")) return std::nullopt;
+  std::string_view token = value->substr(7);
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  return token;
+}
+
 std::optional<std::string_view> Request::query_param(std::string_view name) const {
   for (const auto& [key, value] : query) {
     if (key == name) return std::string_view(value);

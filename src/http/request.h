@@ -28,6 +28,9 @@ struct Request {
   std::optional<std::string_view> header(std::string_view name) const;
   // The first query parameter with this name, or nullopt.
   std::optional<std::string_view> query_param(std::string_view name) const;
+  // The token of "Authorization: Bearer <token>" (scheme in any case, spaces
+  // around the token trimmed), or nullopt.
+  std::optional<std::string_view> bearer_token() const;
   // A {name} segment of the matched route; "" when the route has none such.
   std::string_view path_param(std::string_view name) const;
 };

@@ -28,6 +28,7 @@
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include "common/constant_time.h"
 #include "common/error.h"
 #include "http/exchange.h"
 #include "metrics/histogram.h"
@@ -76,17 +77,6 @@ std::string_view method_label(std::string_view method) {
     if (method == known) return known;
   }
   return "other";
-}
-
-bool constant_time_equals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const size_t n = std::max(a.size(), b.size());
-  for (size_t idx = 0; idx < n; ++idx) {
-    const unsigned char x = idx < a.size() ? static_cast<unsigned char>(a[idx]) : 0;
-    const unsigned char y = idx < b.size() ? static_cast<unsigned char>(b[idx]) : 0;
-    diff |= static_cast<unsigned char>(x ^ y);
-  }
-  return diff == 0;
 }
 
 }  // namespace
@@ -517,17 +507,16 @@ class Server::Impl {
   }
 
   bool authorized(const Request& request) const {
-    if (options_.api_key.empty()) return true;
+    if (options_.api_key.empty() && options_.extra_api_keys.empty()) return true;
     if (std::find(options_.public_paths.begin(), options_.public_paths.end(), request.path) !=
         options_.public_paths.end()) {
       return true;
     }
-    const auto header = request.header("authorization");
-    if (!header || header->size() < 7 || lower(header->substr(0, 7)) != "bearer ") return false;
-    std::string_view token = header->substr(7);
-    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-    return constant_time_equals(token, options_.api_key);
+    const std::optional<std::string_view> token = request.bearer_token();
+    if (!token) return false;
+    bool known = !options_.api_key.empty() && constant_time_equals(*token, options_.api_key);
+    for (const std::string& key : options_.extra_api_keys) known |= constant_time_equals(*token, key);
+    return known;
   }
 
   void record(std::string_view route, std::string_view method, int status, Clock::time_point start,

@@ -21,6 +21,8 @@ struct ServerOptions {
   std::chrono::milliseconds write_timeout{30'000};   // one write of the response
   // When set, every route outside public_paths needs "Authorization: Bearer <api_key>".
   std::string api_key;
+  // Also accepted as bearer keys (the async API's tenants), with or without api_key.
+  std::vector<std::string> extra_api_keys;
   std::vector<std::string> public_paths = {"/health", "/ready"};
   bool access_log = true;  // one line per request on stderr
 };

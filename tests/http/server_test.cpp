@@ -101,6 +101,21 @@ TEST_F(ServerTest, ApiKeyGuardsEveryRouteButHealth) {
   EXPECT_EQ(raw_request(port(), get_request("/nope", "Authorization: Bearer sekret\r\n"))->status, 404);
 }
 
+TEST_F(ServerTest, ExtraApiKeysAreAcceptedTooWithOrWithoutTheMainKey) {
+  ServerOptions options = TestServer::quiet_options();
+  options.extra_api_keys = {"tenant-a", "tenant-b"};
+  start(options);
+  EXPECT_EQ(raw_request(port(), post_request("/echo", "x"))->status, 401);
+  EXPECT_EQ(raw_request(port(), post_request("/echo", "x", "Authorization: Bearer tenant-b\r\n"))->status, 200);
+  EXPECT_EQ(raw_request(port(), post_request("/echo", "x", "Authorization: Bearer tenant-c\r\n"))->status, 401);
+  server_.reset();
+  options.api_key = "main";
+  start(options);
+  EXPECT_EQ(raw_request(port(), post_request("/echo", "x", "Authorization: Bearer main\r\n"))->status, 200);
+  EXPECT_EQ(raw_request(port(), post_request("/echo", "x", "Authorization: Bearer  tenant-a \r\n"))->status, 200);
+  EXPECT_EQ(raw_request(port(), post_request("/echo", "x", "Authorization: Bearer tenant\r\n"))->status, 401);
+}
+
 TEST_F(ServerTest, RequestIdIsEchoedOrGeneratedAndAffinityEchoed) {
   start();
   auto echoed = raw_request(port(), get_request("/health", "X-Request-Id: abc-123\r\nx-session-affinity: ses_9\r\n"));
