@@ -9,6 +9,7 @@
 #include "api/chat_response.h"
 #include "api/output_assembler.h"
 #include "api/request_preparer.h"
+#include "api/request_priority.h"
 #include "http/event_channel.h"
 #include "http/http_error.h"
 #include "http/json_body.h"
@@ -198,6 +199,7 @@ boost::json::object ApiService::models_body() const {
 
 boost::asio::awaitable<void> ApiService::serve(http::Exchange& exchange, ChatRequest request,
                                                boost::json::object body) {
+  const sched::Priority priority = request_priority(exchange.request());  // 400 for an unknown value
   const std::shared_ptr<ModelRoute> route = find_route(request.model);
   router::Router& router = *route->router;
   const std::optional<std::string> key =
@@ -212,7 +214,10 @@ boost::asio::awaitable<void> ApiService::serve(http::Exchange& exchange, ChatReq
     const std::string& replica_id = plan.order[position];
     if (const std::optional<size_t> local = route->local_index(replica_id)) {
       // Bad requests (400) surface here, before any replica is charged.
-      if (!prepared) prepared = prepare_request(*route->local, request);
+      if (!prepared) {
+        prepared = prepare_request(*route->local, request);
+        prepared->engine_request.priority = priority;
+      }
       router::Router::Lease lease = router.start(plan, position);
       if (co_await serve_local(exchange, request, *route->local, *local, *prepared, lease) ==
           LocalOutcome::kServed) {

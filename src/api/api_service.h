@@ -31,7 +31,9 @@ class ApiMetrics;
 // answer is relayed as it arrives. A request that fails before its answer
 // began (a full engine, an upstream that is down, hangs or answers 5xx) is
 // tried on the next replica of the router's order; one that began
-// streaming never is.
+// streaming never is. A request with `x-tether-priority: async` runs at
+// the engine's async priority (after interactive requests, preempted by
+// them); an upstream gets the header with the request.
 class ApiService {
  public:
   // `metrics` may be null; it must outlive the service. Models may come

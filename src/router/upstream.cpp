@@ -45,6 +45,11 @@ http::HeaderList request_headers(const http::Request& request, const std::string
   if (auto affinity = request.header("x-session-affinity")) {
     headers.emplace_back("x-session-affinity", std::string(*affinity));
   }
+  // An async job's request stays async on a tether upstream too (its
+  // interactive traffic keeps precedence there).
+  if (auto priority = request.header("x-tether-priority")) {
+    headers.emplace_back("x-tether-priority", std::string(*priority));
+  }
   return headers;
 }
 

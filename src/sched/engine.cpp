@@ -463,6 +463,9 @@ void Engine::Impl::publish_stats() {
   published.kv = block_pool.stats();
   published.running = static_cast<int32_t>(running.size());
   published.waiting = static_cast<int32_t>(waiting.size());
+  const auto is_async = [](const std::unique_ptr<Sequence>& seq) { return seq->priority == Priority::kAsync; };
+  published.running_async = static_cast<int32_t>(std::count_if(running.begin(), running.end(), is_async));
+  published.waiting_async = static_cast<int32_t>(std::count_if(waiting.begin(), waiting.end(), is_async));
   published_waiting = published.waiting;
 }
 

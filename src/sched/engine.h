@@ -89,6 +89,8 @@ struct EngineStats {
   kv::KvCacheStats kv;     // queries, hits, evictions; blocks used / free / cached
   int32_t running = 0;     // sequences started and not finished
   int32_t waiting = 0;     // accepted, not started (preempted ones included)
+  int32_t running_async = 0;  // of running, those of Priority::kAsync
+  int32_t waiting_async = 0;  // of waiting, those of Priority::kAsync
   uint64_t steps = 0;      // forward steps run
   uint64_t step_tokens = 0;       // tokens those steps computed
   uint64_t preemptions = 0;

@@ -225,6 +225,61 @@ TEST_F(ApiServiceTest, ClientDisconnectCancelsGeneration) {
   EXPECT_EQ(served_->engines[0]->stats().running, 0);
 }
 
+TEST_F(ApiServiceTest, PriorityHeaderMakesTheRequestAsyncInTheEngine) {
+  const sched::Engine& engine = *served_->engines[0];
+  const auto wait_for = [&](auto done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done(engine.stats()) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return engine.stats();
+  };
+  const std::string body = std::string(R"({"model": "tiny", "max_tokens": 100000, "ignore_eos": true,
+                                           "stream": true, )") + kHello + "}";
+  {
+    RawSocket socket(server_->port());
+    ASSERT_TRUE(socket.send(tether::testing::post_request("/v1/chat/completions", body,
+                                                          "x-tether-priority: Async\r\n")));
+    ASSERT_TRUE(socket.read_head().has_value());
+    ASSERT_TRUE(socket.read_chunk().has_value());
+    const sched::EngineStats stats = wait_for([](const sched::EngineStats& s) { return s.running_async == 1; });
+    EXPECT_EQ(stats.running, 1);
+    EXPECT_EQ(stats.running_async, 1);
+    socket.reset();
+    wait_for([](const sched::EngineStats& s) { return s.running == 0; });
+  }
+  {
+    // Explicitly interactive (and absent, the default) is not async.
+    RawSocket socket(server_->port());
+    ASSERT_TRUE(socket.send(tether::testing::post_request("/v1/chat/completions", body,
+                                                          "x-tether-priority: interactive\r\n")));
+    ASSERT_TRUE(socket.read_head().has_value());
+    ASSERT_TRUE(socket.read_chunk().has_value());
+    const sched::EngineStats stats = wait_for([](const sched::EngineStats& s) { return s.running == 1; });
+    EXPECT_EQ(stats.running, 1);
+    EXPECT_EQ(stats.running_async, 0);
+    socket.reset();
+    wait_for([](const sched::EngineStats& s) { return s.running == 0; });
+  }
+  const std::string small = std::string(R"({"model": "tiny", "max_tokens": 2, )") + kHello + "}";
+  RawResponse bad = tether::testing::raw_request(
+                        server_->port(), tether::testing::post_request("/v1/chat/completions", small,
+                                                                       "x-tether-priority: urgent\r\n"))
+                        .value_or(RawResponse{});
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  auto error = boost::json::parse(bad.body);
+  EXPECT_EQ(error.at("error").at("param").as_string(), "x-tether-priority");
+  EXPECT_NE(std::string(error.at("error").at("message").as_string()).find("'urgent'"), std::string::npos);
+  // Workers AI answers it in its own envelope.
+  RawResponse workers = tether::testing::raw_request(
+                            server_->port(), tether::testing::post_request("/ai/run/tiny", R"({"prompt": "Hi"})",
+                                                                           "x-tether-priority: later\r\n"))
+                            .value_or(RawResponse{});
+  EXPECT_EQ(workers.status, 400) << workers.body;
+  EXPECT_FALSE(boost::json::parse(workers.body).at("success").as_bool());
+  EXPECT_EQ(engine.stats().submitted, 2u);  // the bad ones never reached it
+}
+
 TEST_F(ApiServiceTest, FullEngineAnswers429WithRetryAfter) {
   TearDown();
   sched::EngineOptions options = engine_options();

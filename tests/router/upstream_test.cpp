@@ -48,7 +48,7 @@ UpstreamOptions options_for(uint16_t port, std::string path = "") {
 // What the fake upstream saw of the last request.
 struct Seen {
   std::mutex mutex;
-  std::string body, authorization, affinity, request_id, target;
+  std::string body, authorization, affinity, request_id, target, priority;
   std::atomic<bool> client_gone{false};
 };
 
@@ -121,6 +121,7 @@ void record(Seen& seen, const http::Exchange& exchange) {
   seen.affinity = std::string(exchange.request().header("x-session-affinity").value_or(""));
   seen.request_id = std::string(exchange.request().header("x-request-id").value_or(""));
   seen.target = exchange.request().target;
+  seen.priority = std::string(exchange.request().header("x-tether-priority").value_or(""));
 }
 
 TEST(UpstreamTest, WholeAnswerIsRelayedWithUsageTheUpstreamsModelAndBearer) {
@@ -142,7 +143,8 @@ TEST(UpstreamTest, WholeAnswerIsRelayedWithUsageTheUpstreamsModelAndBearer) {
 
   auto response = raw_request(front.port(), post_request("/v1/chat/completions", kChat,
                                                          "authorization: Bearer client-key\r\n"
-                                                         "x-session-affinity: s-1\r\nx-request-id: req-77\r\n"));
+                                                         "x-session-affinity: s-1\r\nx-request-id: req-77\r\n"
+                                                         "x-tether-priority: async\r\n"));
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->header("content-type"), "application/json");
@@ -158,6 +160,7 @@ TEST(UpstreamTest, WholeAnswerIsRelayedWithUsageTheUpstreamsModelAndBearer) {
   EXPECT_EQ(seen.authorization, "Bearer sk-upstream");  // never the client's key
   EXPECT_EQ(seen.affinity, "s-1");
   EXPECT_EQ(seen.request_id, "req-77");
+  EXPECT_EQ(seen.priority, "async");  // an async job stays async on the upstream
 }
 
 TEST(UpstreamTest, EventStreamPassesThroughChunkByChunk) {

@@ -391,6 +391,64 @@ TEST(Engine, InteractiveRequestsGoBeforeAsyncOnesFifoWithinAClass) {
   EXPECT_EQ(order, (std::vector<std::string>{"first", "interactive-1", "interactive-2", "async-1", "async-2"}));
 }
 
+// Waits until `done` holds for the engine's published stats (at most 10 s).
+template <class Pred>
+EngineStats stats_when(const Engine& engine, Pred done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  EngineStats stats = engine.stats();
+  while (!done(stats) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    stats = engine.stats();
+  }
+  return stats;
+}
+
+TEST(Engine, StatsCountAsyncSequencesApart) {
+  // Long sequences, each token slowed down, so none ends on its own while
+  // the test looks.
+  std::vector<Outcome> outcomes(3);
+  const auto slow = [](Outcome& outcome) {
+    Callbacks callbacks = record_into(outcome);
+    callbacks.on_token = [](std::string_view, const sampling::SampledToken&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    };
+    return callbacks;
+  };
+  EngineOptions options = small_options(16, 256);
+  options.max_running = 1;
+  Engine engine(load_tiny_model(), tiny_tokenizer(), options);
+  const SubmitResult async_id =
+      engine.submit(make_request(greedy_tokens({7, 8, 9}, 2000), Priority::kAsync), slow(outcomes[0]));
+  ASSERT_EQ(async_id.status, SubmitStatus::kAccepted);
+  EngineStats stats = stats_when(engine, [](const EngineStats& s) { return s.running_async == 1; });
+  EXPECT_EQ(stats.running, 1);
+  EXPECT_EQ(stats.running_async, 1);
+  EXPECT_EQ(stats.waiting_async, 0);
+
+  // An interactive arrival displaces the async sequence: it waits now.
+  const SubmitResult interactive_id =
+      engine.submit(make_request(greedy_tokens({4, 5, 6}, 2000)), slow(outcomes[1]));
+  ASSERT_EQ(interactive_id.status, SubmitStatus::kAccepted);
+  const SubmitResult second_async_id =
+      engine.submit(make_request(greedy_tokens({1, 2}, 2000), Priority::kAsync), slow(outcomes[2]));
+  ASSERT_EQ(second_async_id.status, SubmitStatus::kAccepted);
+  stats = stats_when(engine, [](const EngineStats& s) { return s.running_async == 0 && s.waiting_async == 2; });
+  EXPECT_EQ(stats.running, 1);
+  EXPECT_EQ(stats.running_async, 0);
+  EXPECT_EQ(stats.waiting, 2);
+  EXPECT_EQ(stats.waiting_async, 2);
+
+  engine.cancel(interactive_id.id);
+  stats = stats_when(engine, [](const EngineStats& s) { return s.running_async == 1; });
+  EXPECT_EQ(stats.running_async, 1);
+  EXPECT_EQ(stats.waiting_async, 1);
+  engine.cancel(async_id.id);
+  engine.cancel(second_async_id.id);
+  stats = settled_stats(engine);
+  EXPECT_EQ(stats.running_async + stats.waiting_async, 0);
+  EXPECT_EQ(stats.cancelled, 3u);
+}
+
 TEST(Engine, ASequenceTooLongForThePoolFailsInsteadOfLooping) {
   // Two blocks of 4 tokens: 8 positions in all.
   Engine engine(load_tiny_model(), tiny_tokenizer(), small_options(4, 2));
