@@ -169,11 +169,12 @@ asio::awaitable<void> Dispatcher::Impl::run_loop() {
 asio::awaitable<void> Dispatcher::Impl::housekeeping() {
   std::exception_ptr failure;
   try {
-    co_await store::run_blocking(pool, [this] {
+    auto call = [this] {
       store.requeue_expired_leases();
       store.expire_overdue();
       return 0;
-    });
+    };
+    co_await store::run_blocking(pool, std::move(call));
   } catch (...) {
     failure = std::current_exception();
   }
@@ -189,8 +190,8 @@ asio::awaitable<void> Dispatcher::Impl::renew_leases() {
   std::optional<store::JobStore::Renewal> renewal;
   std::exception_ptr failure;
   try {
-    renewal = co_await store::run_blocking(
-        pool, [this, &items] { return store.renew(options.owner, items, options.lease_ms); });
+    auto call = [this, &items] { return store.renew(options.owner, items, options.lease_ms); };
+    renewal = co_await store::run_blocking(pool, std::move(call));
   } catch (...) {
     failure = std::current_exception();
   }
@@ -231,9 +232,10 @@ asio::awaitable<void> Dispatcher::Impl::fill() {
       std::vector<store::Claim> claims;
       std::exception_ptr failure;
       try {
-        claims = co_await store::run_blocking(pool, [this, model_idx] {
+        auto call = [this, model_idx] {
           return store.claim(options.owner, claim_names[model_idx], 1, options.lease_ms);
-        });
+        };
+        claims = co_await store::run_blocking(pool, std::move(call));
       } catch (...) {
         failure = std::current_exception();
       }
@@ -348,9 +350,10 @@ asio::awaitable<bool> Dispatcher::Impl::write_complete(const store::Claim& claim
   bool written = false;
   std::exception_ptr failure;
   try {
-    written = co_await store::run_blocking(pool, [this, &claim, &outcome] {
+    auto call = [this, &claim, &outcome] {
       return store.complete(options.owner, claim.item.job_id, claim.item.index, outcome);
-    });
+    };
+    written = co_await store::run_blocking(pool, std::move(call));
   } catch (...) {
     failure = std::current_exception();
   }
@@ -363,8 +366,8 @@ asio::awaitable<bool> Dispatcher::Impl::write_release(const store::Claim& claim)
   bool written = false;
   std::exception_ptr failure;
   try {
-    written = co_await store::run_blocking(
-        pool, [this, &claim] { return store.release(options.owner, claim.item.job_id, claim.item.index); });
+    auto call = [this, &claim] { return store.release(options.owner, claim.item.job_id, claim.item.index); };
+    written = co_await store::run_blocking(pool, std::move(call));
   } catch (...) {
     failure = std::current_exception();
   }
