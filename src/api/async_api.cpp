@@ -209,12 +209,15 @@ boost::asio::awaitable<store::JobStore::Submitted> AsyncApi::submit(const http::
     job.idempotency_key = std::string(*key);
   }
   const std::string kind = job.kind;
-  store::JobStore::Submitted submitted =
-      co_await store::run_blocking(pool_, [this, window_ms, job = std::move(job)]() mutable {
-        // The deadline counts from the store's clock.
-        job.deadline_ms = window_ms > 0 ? store_.now_ms() + window_ms : 0;
-        return store_.submit(job);
-      });
+  // (Calls on the pool borrow from this frame: GCC 12 destroys the class
+  // members of a closure passed through run_blocking twice, so closures
+  // here hold only pointers.)
+  store::NewJob* pending = &job;
+  store::JobStore::Submitted submitted = co_await store::run_blocking(pool_, [this, window_ms, pending] {
+    // The deadline counts from the store's clock.
+    pending->deadline_ms = window_ms > 0 ? store_.now_ms() + window_ms : 0;
+    return store_.submit(*pending);
+  });
   if (submitted.existing && submitted.job.kind != kind) {
     throw http::HttpError(409,
                           fmt::format("this Idempotency-Key was used for another kind of request (job '{}')",
@@ -227,7 +230,7 @@ boost::asio::awaitable<store::JobStore::Submitted> AsyncApi::submit(const http::
 
 boost::asio::awaitable<std::optional<store::Job>> AsyncApi::own_job(const http::Exchange& exchange,
                                                                     const std::string& id, std::string_view kind) {
-  std::optional<store::Job> job = co_await store::run_blocking(pool_, [this, id] { return store_.get_job(id); });
+  std::optional<store::Job> job = co_await store::run_blocking(pool_, [this, key = &id] { return store_.get_job(*key); });
   if (!job || job->tenant != tenant(exchange.request()) || (!kind.empty() && job->kind != kind)) {
     co_return std::nullopt;
   }
@@ -294,7 +297,7 @@ boost::asio::awaitable<void> AsyncApi::serve_workers_ai(http::Exchange& exchange
       co_return;
     }
     const std::vector<store::Item> items =
-        co_await store::run_blocking(pool_, [this, id] { return store_.get_items(id); });
+        co_await store::run_blocking(pool_, [this, key = &id] { return store_.get_items(*key); });
     co_await exchange.respond_json(200, workers_ai_responses_json(*job, items));
     co_return;
   }
@@ -341,7 +344,7 @@ boost::asio::awaitable<void> AsyncApi::get_single(http::Exchange& exchange) {
   if (!job) throw not_found("job", id);
   std::vector<store::Item> items;
   if (job->kind == "single" && store::is_terminal(job->status)) {
-    items = co_await store::run_blocking(pool_, [this, id] { return store_.get_items(id); });
+    items = co_await store::run_blocking(pool_, [this, key = &id] { return store_.get_items(*key); });
   }
   co_await exchange.respond_json(200, job_json(*job, items.empty() ? nullptr : &items.front()));
 }
@@ -365,10 +368,13 @@ boost::asio::awaitable<void> AsyncApi::list(http::Exchange& exchange, std::strin
 
 boost::asio::awaitable<void> AsyncApi::cancel(http::Exchange& exchange, std::string_view kind) {
   const std::string id(exchange.request().path_param("id"));
-  if (!co_await own_job(exchange, id, kind)) throw not_found(kind == "batch" ? "batch" : "job", id);
-  std::optional<store::Job> job = co_await store::run_blocking(pool_, [this, id] { return store_.cancel(id); });
+  const std::optional<store::Job> owned = co_await own_job(exchange, id, kind);
+  if (!owned) throw not_found(kind == "batch" ? "batch" : "job", id);
+  std::optional<store::Job> job = co_await store::run_blocking(pool_, [this, key = &id] { return store_.cancel(*key); });
   if (!job) throw not_found(kind == "batch" ? "batch" : "job", id);
-  co_await exchange.respond_json(200, kind == "batch" ? batch_json(*job) : job_json(*job, nullptr));
+  // (Built before the co_await: GCC 12 mishandles a ?: temporary inside one.)
+  const boost::json::object body = kind == "batch" ? batch_json(*job) : job_json(*job, nullptr);
+  co_await exchange.respond_json(200, body);
 }
 
 // Files and batches --------------------------------------------------------
@@ -412,7 +418,7 @@ boost::asio::awaitable<void> AsyncApi::upload_file(http::Exchange& exchange) {
   if (file.content.empty()) throw http::HttpError::bad_request("the file is empty", "file");
   file.tenant = tenant(request);
   const store::StoredFile stored =
-      co_await store::run_blocking(pool_, [this, file = std::move(file)] { return store_.put_file(file); });
+      co_await store::run_blocking(pool_, [this, pending = &file] { return store_.put_file(*pending); });
   co_await exchange.respond_json(200, file_json(stored));
 }
 
@@ -423,7 +429,7 @@ boost::asio::awaitable<void> AsyncApi::get_file(http::Exchange& exchange, bool c
     if (!job || !has_batch_file(*job, derived->errors)) throw not_found("file", id);
     const std::string job_id = job->id;
     const std::vector<store::Item> items =
-        co_await store::run_blocking(pool_, [this, job_id] { return store_.get_items(job_id); });
+        co_await store::run_blocking(pool_, [this, key = &job_id] { return store_.get_items(*key); });
     std::string text = batch_file_content(items, derived->errors);
     if (content) {
       co_await exchange.respond(200, std::move(text), "application/octet-stream");
@@ -432,7 +438,7 @@ boost::asio::awaitable<void> AsyncApi::get_file(http::Exchange& exchange, bool c
     }
     co_return;
   }
-  std::optional<store::StoredFile> file = co_await store::run_blocking(pool_, [this, id] { return store_.get_file(id); });
+  std::optional<store::StoredFile> file = co_await store::run_blocking(pool_, [this, key = &id] { return store_.get_file(*key); });
   if (!file || file->tenant != tenant(exchange.request())) throw not_found("file", id);
   if (content) {
     co_await exchange.respond(200, std::move(file->content), "application/octet-stream");
@@ -467,7 +473,7 @@ boost::asio::awaitable<void> AsyncApi::create_batch(http::Exchange& exchange) {
 
   const std::string file_id = job.input_file_id;
   std::optional<store::StoredFile> file =
-      co_await store::run_blocking(pool_, [this, file_id] { return store_.get_file(file_id); });
+      co_await store::run_blocking(pool_, [this, key = &file_id] { return store_.get_file(*key); });
   if (!file || file->tenant != tenant(exchange.request())) throw not_found("file", file_id);
   if (file->purpose != "batch") {
     throw http::HttpError::bad_request(fmt::format("file '{}' was uploaded for purpose '{}', not 'batch'", file_id,
@@ -477,7 +483,7 @@ boost::asio::awaitable<void> AsyncApi::create_batch(http::Exchange& exchange) {
   // Parsing a large file is CPU work: off the network thread too.
   const std::string endpoint_name = job.endpoint;
   BatchInput input = co_await store::run_blocking(
-      pool_, [&file, endpoint_name] { return parse_batch_input(file->content, endpoint_name); });
+      pool_, [&file, &endpoint_name] { return parse_batch_input(file->content, endpoint_name); });
   check_model(input.model);
   job.model = std::move(input.model);
   job.items = std::move(input.items);

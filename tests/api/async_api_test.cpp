@@ -265,9 +265,10 @@ TEST_F(AsyncApiTest, FilesUploadAsMultipartOrRawAndReadBack) {
   EXPECT_EQ(upload(jsonl, "fine-tune").status, 400);
   EXPECT_EQ(upload("").status, 400);
   EXPECT_EQ(post("/v1/files", batch_line("c")).status, 400);  // no purpose
+  const std::string unterminated = "--zz\r\nno terminator";
   RawResponse broken = send(
       "POST /v1/files HTTP/1.1\r\nHost: test\r\ncontent-type: multipart/form-data; boundary=zz\r\n"
-      "content-length: 20\r\n\r\n--zz\r\nno terminator");
+      "content-length: " + std::to_string(unterminated.size()) + "\r\n\r\n" + unterminated);
   EXPECT_EQ(broken.status, 400);
   EXPECT_NE(broken.body.find("multipart"), std::string::npos) << broken.body;
   EXPECT_EQ(get("/v1/files/file-000000000000000000000000").status, 404);
