@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   tether::cli::add_bench_command(app, result);
   tether::cli::add_generate_command(app, result);
   tether::cli::add_serve_command(app, result);
+  tether::cli::add_jobs_command(app, result);
 
   try {
     app.parse(argc, argv);

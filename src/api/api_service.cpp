@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/api_metrics.h"
+#include "api/async_api.h"
 #include "api/chat_response.h"
 #include "api/output_assembler.h"
 #include "api/request_preparer.h"
@@ -70,6 +71,14 @@ boost::json::object workers_ai_error_body(const http::HttpError& error) {
                              {"success", false},
                              {"errors", std::move(errors)},
                              {"messages", boost::json::array()}};
+}
+
+// The async service for a request that asks for one; 400 when there is none.
+AsyncApi& async_or_refuse(AsyncApi* async) {
+  if (async == nullptr) {
+    throw http::HttpError::bad_request("async requests are not enabled on this server (no job store is configured)");
+  }
+  return *async;
 }
 
 http::HeaderList sse_headers() { return {{"cache-control", "no-cache"}}; }
@@ -151,11 +160,19 @@ void ApiService::register_routes(http::Router& router) {
   router.add("POST", "/v1/chat/completions", [this](http::Exchange& exchange) {
     boost::json::value body = http::parse_json_body(exchange.request());
     ChatRequest request = parse_chat_completion_request(body);  // 400 unless an object
+    if (AsyncApi::is_async_request(exchange.request())) {
+      return async_or_refuse(async_.load())
+          .submit_single(exchange, "/v1/chat/completions", request.model, request.stream, std::move(body.as_object()));
+    }
     return serve(exchange, std::move(request), std::move(body.as_object()));
   });
   router.add("POST", "/v1/completions", [this](http::Exchange& exchange) {
     boost::json::value body = http::parse_json_body(exchange.request());
     ChatRequest request = parse_completion_request(body);  // 400 unless an object
+    if (AsyncApi::is_async_request(exchange.request())) {
+      return async_or_refuse(async_.load())
+          .submit_single(exchange, "/v1/completions", request.model, request.stream, std::move(body.as_object()));
+    }
     return serve(exchange, std::move(request), std::move(body.as_object()));
   });
   auto workers_ai = [this](http::Exchange& exchange) { return serve_workers_ai(exchange); };
@@ -169,6 +186,10 @@ boost::asio::awaitable<void> ApiService::serve_workers_ai(http::Exchange& exchan
   try {
     std::string model(exchange.request().path_param("model"));
     boost::json::value body = http::parse_json_body(exchange.request());
+    if (body.is_object() && AsyncApi::is_workers_ai_async(exchange.request(), body.as_object())) {
+      co_await async_or_refuse(async_.load()).serve_workers_ai(exchange, std::move(model), std::move(body.as_object()));
+      co_return;
+    }
     ChatRequest request = parse_workers_ai_request(body, model);  // 400 unless an object
     co_await serve(exchange, std::move(request), std::move(body.as_object()));
   } catch (...) {

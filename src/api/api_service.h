@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -17,6 +18,7 @@
 namespace tether::api {
 
 class ApiMetrics;
+class AsyncApi;
 
 // The inference routes over a set of served models:
 //   GET  /v1/models
@@ -55,6 +57,12 @@ class ApiService {
   // 503 while no model is loaded yet.
   std::shared_ptr<ModelRoute> find_route(const std::string& name) const;
 
+  // Hands async submissions on this service's routes to `async` (it must
+  // outlive the service; null: none, and such requests get 400): Workers AI
+  // requests with queueRequest (query or body) and {"request_id"} polls,
+  // OpenAI requests with "x-tether-async: true". Thread-safe.
+  void set_async(AsyncApi* async) { async_.store(async); }
+
  private:
   enum class LocalOutcome { kServed, kFull };
   boost::json::object models_body() const;
@@ -67,6 +75,7 @@ class ApiService {
   mutable std::mutex mutex_;  // guards routes_
   std::vector<std::shared_ptr<ModelRoute>> routes_;
   std::unique_ptr<ApiMetrics> metrics_;
+  std::atomic<AsyncApi*> async_{nullptr};
 };
 
 }  // namespace tether::api

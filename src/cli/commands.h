@@ -17,5 +17,6 @@ void add_make_model_command(CLI::App& app, CommandResult& result);
 void add_bench_command(CLI::App& app, CommandResult& result);
 void add_generate_command(CLI::App& app, CommandResult& result);
 void add_serve_command(CLI::App& app, CommandResult& result);
+void add_jobs_command(CLI::App& app, CommandResult& result);
 
 }  // namespace tether::cli
