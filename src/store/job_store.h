@@ -111,7 +111,9 @@ struct ItemOutcome {
 // so an event is never lost; delivered at least once (a receiver
 // deduplicates by event_id).
 enum class DeliveryStatus { kPending, kDelivered, kDead };
-std::string_view delivery_status_name(DeliveryStatus status);
+std::string_view delivery_status_name(DeliveryStatus status);  // "pending", "delivered", "dead"
+// Error(kCorruptData) for an unknown name.
+DeliveryStatus parse_delivery_status(std::string_view name);
 
 struct Delivery {
   std::string event_id;  // "evt_" + 24 hex digits; the same on every try
