@@ -148,7 +148,8 @@ struct JobFilter {
   std::optional<JobStatus> status;
   std::string tenant;  // "" = all
   int32_t limit = 100;
-  std::string after;   // list jobs created before this job id (pagination), "" = from the newest
+  std::string after;   // list jobs created before this job id (pagination), "" = from the newest;
+                       // an unknown id lists nothing. Error(kInvalidArgument) for limit < 1.
 };
 
 struct StoreOptions {
@@ -195,17 +196,24 @@ class JobStore {
   // `owner` (false, and nothing written, otherwise: another worker owns it
   // now). When it was the job's last unfinished item the job becomes
   // terminal in the same transaction: cancelled if cancel was requested,
-  // else failed when every item failed or expired, else succeeded; and its
-  // terminal delivery ("succeeded" or "failed") is written.
+  // else expired when an item expired (its deadline passed), else
+  // succeeded when an item succeeded, else failed; and its terminal
+  // delivery ("succeeded", or "failed" for the others) is written. The
+  // same rule ends a job in expire_overdue, cancel, release and
+  // requeue_expired_leases. Error(kInvalidArgument) for an outcome status
+  // other than succeeded, failed or cancelled.
   virtual bool complete(const std::string& owner, const std::string& job_id, int32_t index,
                         const ItemOutcome& outcome) = 0;
 
   // Hands a running item back to the queue without a result (the engine was
   // full, the server is stopping): status queued, attempts - 1. False when
   // it is not leased to `owner`.
+  // An item of a cancel-requested job ends as cancelled instead (here and
+  // in requeue_expired_leases), so that its job can finish.
   virtual bool release(const std::string& owner, const std::string& job_id, int32_t index) = 0;
 
-  // Running items whose lease expired go back to the queue; returns how many.
+  // Running items whose lease expired go back to the queue (the lost run
+  // still counts as an attempt); returns how many.
   virtual int32_t requeue_expired_leases() = 0;
   // Queued items of jobs past their deadline become expired (error says
   // so); jobs left with nothing unfinished become terminal. Returns items expired.
@@ -221,9 +229,11 @@ class JobStore {
   // most `limit`; each is held for `owner` until now + lease_ms so that
   // another deliverer does not send it meanwhile.
   virtual std::vector<Delivery> claim_deliveries(const std::string& owner, int32_t limit, int64_t lease_ms) = 0;
+  // Error(kNotFound) for an unknown (event_id, url) in these two.
   virtual void mark_delivered(const std::string& event_id, const std::string& url) = 0;
   // A failed try: attempts + 1, then pending again at next_attempt_ms, or
-  // dead when `dead` (the last try).
+  // dead when `dead` (the last try). A delivery that is no longer pending
+  // (delivered by another try) is left as it is.
   virtual void mark_attempt_failed(const std::string& event_id, const std::string& url, const std::string& error,
                                    int64_t next_attempt_ms, bool dead) = 0;
   virtual std::vector<Delivery> get_deliveries(const std::string& job_id) = 0;
@@ -238,7 +248,9 @@ class JobStore {
 // Opens a store from a URL: "sqlite:PATH" or a plain path (SQLite, created
 // with its directory when missing), "postgres://..." or "postgresql://..."
 // (libpq connection URI). Creates the schema when missing. Error(kIo) when
-// the database cannot be opened, Error(kInvalidArgument) for another scheme.
+// the database cannot be opened, Error(kCorruptData) when it holds
+// something else or another schema version, Error(kInvalidArgument) for
+// another scheme.
 std::unique_ptr<JobStore> open_job_store(const std::string& url, StoreOptions options = {});
 
 }  // namespace tether::store
