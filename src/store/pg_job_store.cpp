@@ -16,6 +16,8 @@ namespace {
 // Serializes schema creation between processes (pg_advisory_xact_lock key).
 constexpr int64_t kSchemaLockKey = 0x7465746865720001;  // "tether" + 1
 constexpr int kMaxTransactionTries = 5;
+// Of the tables below, kept in tether_schema; another version is refused.
+constexpr int64_t kSchemaVersion = 1;
 
 // Each statement separately: the extended protocol runs one at a time.
 constexpr const char* kSchema[] = {
@@ -257,6 +259,15 @@ PgJobStore::PgJobStore(const std::string& conninfo, StoreOptions options, int po
 void PgJobStore::create_schema() {
   transact([](PgConnection& conn) {
     conn.exec("schema lock", "SELECT pg_advisory_xact_lock($1::bigint)", PgParams().int64(kSchemaLockKey));
+    conn.exec("create schema", "CREATE TABLE IF NOT EXISTS tether_schema (version INTEGER NOT NULL)");
+    PgResult version = conn.exec("read schema version", "SELECT version FROM tether_schema");
+    if (version.rows() == 0) {
+      conn.exec("write schema version", "INSERT INTO tether_schema (version) VALUES ($1::integer)",
+                PgParams().int64(kSchemaVersion));
+    } else if (version.rows() != 1 || version.int64(0, 0) != kSchemaVersion) {
+      throw_error(ErrorCode::kCorruptData, "postgres: job store schema version {} (this tether reads version {})",
+                  version.rows() == 1 ? version.text(0, 0) : "unknown", kSchemaVersion);
+    }
     for (const char* statement : kSchema) conn.exec("create schema", statement);
     return true;
   });

@@ -33,7 +33,8 @@ class PgJobStore : public JobStore {
   // `conninfo`: a libpq connection URI (postgres://...) or key=value string.
   // Connects the pool and creates the schema when missing (two processes
   // doing so at once take turns). Error(kIo) when the database cannot be
-  // reached or the schema cannot be made.
+  // reached or the schema cannot be made; Error(kCorruptData) when it holds
+  // another version of the schema.
   PgJobStore(const std::string& conninfo, StoreOptions options = {}, int pool_size = kDefaultPoolSize);
 
   Submitted submit(const NewJob& job) override;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "store/pg_connection.h"
 #include "store/pg_test_server.h"
 
 namespace tether::store {
@@ -231,6 +232,30 @@ TEST_F(PgJobStoreTest, AnUnreachableDatabaseIsAnIoError) {
   } catch (const Error& error) {
     EXPECT_EQ(error.code(), ErrorCode::kIo);
     EXPECT_TRUE(std::string(error.what()).starts_with("postgres: connect: ")) << error.what();
+  }
+}
+
+TEST_F(PgJobStoreTest, OpenJobStoreTakesBothPostgresSchemes) {
+  ASSERT_TRUE(url_.starts_with("postgresql://"));
+  std::string short_url = "postgres://" + url_.substr(std::string_view("postgresql://").size());
+  auto first = open_job_store(url_);
+  auto second = open_job_store(short_url);
+  std::string job_id = first->submit(job_of(1)).job.id;
+  EXPECT_TRUE(second->get_job(job_id));  // the same database
+}
+
+TEST_F(PgJobStoreTest, AnotherSchemaVersionIsRefused) {
+  open(1);
+  {
+    PgConnection conn(url_);
+    conn.exec("test", "UPDATE tether_schema SET version = 99");
+  }
+  try {
+    open(1);
+    FAIL() << "opened a store of schema version 99";
+  } catch (const Error& error) {
+    EXPECT_EQ(error.code(), ErrorCode::kCorruptData);
+    EXPECT_NE(std::string(error.what()).find("schema version 99"), std::string::npos) << error.what();
   }
 }
 
