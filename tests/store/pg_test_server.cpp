@@ -50,6 +50,13 @@ std::string tail_of_file(const std::string& path) {
   return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
 }
 
+// A single-quoted shell word.
+std::string shell_quote(const std::string& text) {
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 std::unique_ptr<PgTestServer>& shared_slot() {
   static std::unique_ptr<PgTestServer> server;  // destroyed at exit: stops the server
   return server;
@@ -78,6 +85,32 @@ std::string PgTestServer::unavailable_reason() {
 PgTestServer::PgTestServer(std::string bin_dir) : bin_dir_(std::move(bin_dir)) {}
 
 PgTestServer::~PgTestServer() { stop(); }
+
+void PgTestServer::start_reaper() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw_error(ErrorCode::kIo, "pg test server: pipe failed");
+  std::string prefix = as_postgres_user_ ? "runuser -u postgres -- " : "";
+  std::string data = shell_quote(dir_ + "/data");
+  std::string script = fmt::format(
+      "read -r _; if [ -f {data}/postmaster.pid ]; then {prefix}{pg_ctl} -D {data} -m immediate -s -w stop "
+      ">/dev/null 2>&1; fi; rm -rf {dir}",
+      fmt::arg("data", data), fmt::arg("prefix", prefix), fmt::arg("pg_ctl", shell_quote(bin_dir_ + "/pg_ctl")),
+      fmt::arg("dir", shell_quote(dir_)));
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::setsid();  // out of the test's process group: a signal to the group leaves it to clean up
+    ::dup2(fds[0], 0);
+    ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  ::close(fds[0]);
+  if (pid < 0) {
+    ::close(fds[1]);
+    throw_error(ErrorCode::kIo, "pg test server: cannot fork the reaper");
+  }
+  reaper_pid_ = pid;
+  reaper_fd_ = fds[1];
+}
 
 void PgTestServer::run_program(const std::string& program, const std::vector<std::string>& args) {
   std::vector<std::string> argv;
@@ -126,6 +159,7 @@ void PgTestServer::start() {
     as_postgres_user_ = true;
   }
   ::chmod(dir_.c_str(), 0755);
+  start_reaper();
   std::string data = dir_ + "/data";
   run_program("initdb", {"-D", data, "-A", "trust", "-U", kUser, "-E", "UTF8", "--no-locale", "--no-sync"});
   std::string server_options = fmt::format(
@@ -133,25 +167,17 @@ void PgTestServer::start() {
       "-c max_connections=200",
       dir_);
   run_program("pg_ctl", {"-D", data, "-l", dir_ + "/server.log", "-w", "-t", "60", "-s", "-o", server_options, "start"});
-  running_ = true;
   startup_ms_ = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
   std::fprintf(stderr, "[pg test server] PostgreSQL in %s started in %.0f ms\n", bin_dir_.c_str(), startup_ms_);
 }
 
 void PgTestServer::stop() {
-  if (running_) {
-    try {
-      run_program("pg_ctl", {"-D", dir_ + "/data", "-m", "immediate", "-s", "-w", "stop"});
-    } catch (const Error& error) {
-      std::fprintf(stderr, "[pg test server] stop: %s\n", error.what());
-    }
-    running_ = false;
+  if (reaper_pid_ <= 0) return;
+  ::close(reaper_fd_);  // the reaper stops the server and removes the directory
+  int status = 0;
+  while (::waitpid(reaper_pid_, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!dir_.empty()) {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-    dir_.clear();
-  }
+  reaper_pid_ = -1;
 }
 
 std::string PgTestServer::url_for(const std::string& database) const {

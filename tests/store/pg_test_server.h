@@ -9,7 +9,8 @@ namespace tether::testing {
 
 // A private PostgreSQL server for the tests of one test binary: made with
 // initdb in a temporary directory, listening only on a Unix socket there,
-// started at first use and stopped (its directory removed) at exit. Each
+// started at first use and stopped (its directory removed) when the process
+// ends, even by a crash. Each
 // test takes a fresh database of its own, so tests do not see each other.
 // Durability is off (fsync=off): the tests exercise locking and SQL, not
 // crash safety of the test server.
@@ -34,6 +35,10 @@ class PgTestServer {
  private:
   PgTestServer(std::string bin_dir);
   void start();
+  // Forks a shell that waits for a pipe from this process to close, then
+  // stops the server and removes the directory: at exit, and also when
+  // this process dies (a crash, a kill -9 by a test runner's timeout).
+  void start_reaper();
   void stop();
   // Runs a server program (as the postgres user when we are root); throws
   // with the end of its output when it fails.
@@ -43,7 +48,8 @@ class PgTestServer {
   std::string bin_dir_;
   std::string dir_;  // the temporary directory: data/, the socket, logs
   bool as_postgres_user_ = false;
-  bool running_ = false;
+  int reaper_pid_ = -1;
+  int reaper_fd_ = -1;  // the pipe's write end; closing it tells the reaper to clean up
   double startup_ms_ = 0;
   std::mutex mutex_;       // guards next_database_
   int next_database_ = 1;
