@@ -3,6 +3,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -127,6 +128,93 @@ TEST_F(PgJobStoreTest, AnExpiredLeaseGoesToTheOtherGatewayAndTheFirstOwnerLosesI
 
   EXPECT_TRUE(gateway_b->complete("b", job_id, 0, success()));
   EXPECT_EQ(gateway_a->get_job(job_id)->status, JobStatus::kSucceeded);
+}
+
+// Claims, completions, releases, cancels and lease sweeps from two gateways
+// at once take rows in different orders; whatever deadlocks the server
+// breaks must be rerun, and every job must still end exactly once.
+TEST_F(PgJobStoreTest, MixedConcurrentCallsFromTwoGatewaysEndEveryJobOnce) {
+  auto gateway_a = open();
+  auto gateway_b = open();
+  std::vector<std::string> job_ids;
+  for (int job_idx = 0; job_idx < 6; ++job_idx) {
+    job_ids.push_back(gateway_a->submit(job_of(30, {"http://hooks.test/h"})).job.id);
+  }
+  std::atomic<bool> done{false};
+  std::mutex mutex;
+  std::vector<std::string> errors;
+  auto record = [&](const std::exception& error) {
+    std::lock_guard lock(mutex);
+    errors.push_back(error.what());
+  };
+  auto all_terminal = [&] {
+    for (const auto& job_id : job_ids) {
+      if (!is_terminal(gateway_a->get_job(job_id)->status)) return false;
+    }
+    return true;
+  };
+
+  std::vector<std::thread> threads;
+  for (int worker_idx = 0; worker_idx < 6; ++worker_idx) {
+    PgJobStore* store = worker_idx % 2 == 0 ? gateway_a.get() : gateway_b.get();
+    threads.emplace_back([&, store, worker_idx] {
+      std::mt19937 random(static_cast<uint32_t>(worker_idx));
+      std::string owner = "w" + std::to_string(worker_idx);
+      try {
+        while (!done) {
+          for (const auto& claim : store->claim(owner, {}, 3, 60'000)) {
+            int choice = static_cast<int>(random() % 10);
+            const Item& item = claim.item;
+            if (choice < 2 && item.attempts < 3) {
+              store->release(owner, item.job_id, item.index);
+            } else {
+              ItemOutcome outcome = success();
+              if (choice == 2) outcome.status = ItemStatus::kFailed;
+              store->complete(owner, item.job_id, item.index, outcome);
+            }
+          }
+        }
+      } catch (const std::exception& error) {
+        record(error);
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    try {
+      for (int job_idx = 0; job_idx < 3; ++job_idx) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        gateway_b->cancel(job_ids[static_cast<size_t>(job_idx) * 2]);
+      }
+      while (!done) {
+        gateway_a->requeue_expired_leases();
+        gateway_b->expire_overdue();
+      }
+    } catch (const std::exception& error) {
+      record(error);
+    }
+  });
+  for (int wait_idx = 0; wait_idx < 2000 && errors.empty() && !all_terminal(); ++wait_idx) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  done = true;
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_EQ(errors, std::vector<std::string>{});
+  for (size_t job_idx = 0; job_idx < job_ids.size(); ++job_idx) {
+    auto job = gateway_a->get_job(job_ids[job_idx]);
+    ASSERT_TRUE(is_terminal(job->status)) << job_ids[job_idx];
+    const JobCounts& counts = job->counts;
+    EXPECT_EQ(counts.succeeded + counts.failed + counts.cancelled, 30);
+    std::map<ItemStatus, int> tally;
+    for (const auto& item : gateway_a->get_items(job->id)) ++tally[item.status];
+    EXPECT_EQ(tally[ItemStatus::kSucceeded], counts.succeeded);
+    EXPECT_EQ(tally[ItemStatus::kCancelled], counts.cancelled);
+    int terminal_events = 0;
+    for (const auto& delivery : gateway_a->get_deliveries(job->id)) {
+      terminal_events += delivery.event_type == "succeeded" || delivery.event_type == "failed";
+    }
+    EXPECT_EQ(terminal_events, 1) << job->id;
+  }
 }
 
 TEST_F(PgJobStoreTest, ConcurrentSubmitsWithOneIdempotencyKeyMakeOneJob) {
