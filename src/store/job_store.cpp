@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/error.h"
+#include "store/pg_job_store.h"
 #include "store/sqlite_job_store.h"
 
 namespace tether::store {
@@ -106,7 +107,7 @@ std::unique_ptr<JobStore> open_job_store(const std::string& url, StoreOptions op
     path = url.substr(7);
   } else if (starts_with_scheme(url, scheme)) {
     if (scheme == "postgres" || scheme == "postgresql") {
-      throw Error(ErrorCode::kUnsupported, "PostgreSQL store: not built yet");
+      return std::make_unique<PgJobStore>(url, std::move(options));
     }
     throw_error(ErrorCode::kInvalidArgument,
                 "store: unsupported URL scheme '{}' in '{}' (use sqlite:PATH, a file path or postgres://...)", scheme,

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "store/job_store.h"
+#include "store/pg_test_server.h"
 #include "test_paths.h"
 
 namespace tether::testing {
@@ -17,6 +18,8 @@ namespace tether::testing {
 struct StoreInstance {
   std::function<std::unique_ptr<store::JobStore>(store::StoreOptions)> open;
   std::function<void()> cleanup;
+  // Set when the backend cannot run on this machine: the test skips, saying why.
+  std::string skip_reason = "";
 };
 
 // A backend the JobStore contract tests run on; `create` makes a fresh,
@@ -44,6 +47,17 @@ inline std::vector<StoreBackend> store_backends() {
                                           std::error_code ec;
                                           std::filesystem::remove_all(dir, ec);
                                         }};
+                                  }});
+  // A fresh database on the binary's private PostgreSQL server (started
+  // at first use); the databases go with the server at exit.
+  backends.push_back(StoreBackend{"Postgres", [] {
+                                    PgTestServer* server = PgTestServer::shared();
+                                    if (server == nullptr) return StoreInstance{{}, {}, PgTestServer::unavailable_reason()};
+                                    std::string url = server->create_database();
+                                    return StoreInstance{[url](store::StoreOptions options) {
+                                                           return store::open_job_store(url, std::move(options));
+                                                         },
+                                                         {}};
                                   }});
   return backends;
 }
