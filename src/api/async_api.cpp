@@ -200,6 +200,13 @@ std::vector<std::string> AsyncApi::webhooks(const http::Request& request, const 
 boost::asio::awaitable<store::JobStore::Submitted> AsyncApi::submit(const http::Exchange& exchange,
                                                                      store::NewJob job, int64_t window_ms) {
   job.tenant = tenant(exchange.request());
+  if (options_.tenant_webhooks) {
+    for (std::string& url : options_.tenant_webhooks(job.tenant)) {
+      if (std::find(job.webhook_urls.begin(), job.webhook_urls.end(), url) == job.webhook_urls.end()) {
+        job.webhook_urls.push_back(std::move(url));
+      }
+    }
+  }
   if (const auto key = exchange.request().header("idempotency-key")) {
     if (key->empty() || key->size() > kMaxIdempotencyKeyChars || !printable(*key)) {
       throw http::HttpError::bad_request(

@@ -29,6 +29,9 @@ struct AsyncApiOptions {
   // An error for a webhook URL that may not be used (off the allowlist),
   // nullopt when it may. Unset: every webhook is refused.
   std::function<std::optional<std::string>(const std::string& url)> check_webhook;
+  // Webhook URLs every job of a tenant notifies (from the config, trusted:
+  // not checked against the allowlist); unset: none.
+  std::function<std::vector<std::string>(const std::string& tenant)> tenant_webhooks;
   // Called after a new job was committed (the dispatcher's wake()).
   std::function<void()> on_submitted;
   // Deadline of Workers AI and single jobs; batches name their own

@@ -6,10 +6,12 @@
 #include <thread>
 
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/json/object.hpp>
 #include <fmt/format.h>
 
 #include "api/api_service.h"
+#include "cli/async_stack.h"
 #include "cli/commands.h"
 #include "cli/serve_config.h"
 #include "cli/serve_state.h"
@@ -125,15 +127,18 @@ void run_serve(const ServeConfig& config) {
   metrics::Registry registry;
   // The server (and its io_context) is built before the engine, so it
   // outlives every callback the engine runs, cancellations at shutdown included.
-  http::Server server(config.server, &registry);
+  http::ServerOptions server_options = config.server;
+  for (std::string& key : tenant_api_keys(config.async)) server_options.extra_api_keys.push_back(std::move(key));
+  http::Server server(server_options, &registry);
   ServeState state(config, registry);
   add_probe_routes(server, state);
   registry.callback_gauge("tether_model_ready", "1 once the model is loaded and serving",
                           [&state] { return state.ready() ? 1.0 : 0.0; });
   // The OpenAI- and Workers-AI-compatible routes; they answer 503 until the
-  // model below is loaded.
+  // model below is loaded. Async jobs are taken (and queued) at once.
   api::ApiService api({}, &registry);
   api.register_routes(server.router());
+  AsyncStack async(config.async, api, server.router());
 
   server.start();
   const bool v6 = config.server.host.find(':') != std::string::npos;
@@ -143,11 +148,18 @@ void run_serve(const ServeConfig& config) {
 
   boost::asio::signal_set signals(server.io_context(), SIGINT, SIGTERM);
   const auto drain = std::chrono::milliseconds(config.drain_timeout_ms);
-  signals.async_wait([&server, &signals, drain](const boost::system::error_code& ec, int signal_number) {
+  // Async dispatch stops first (its running items go back to the queue),
+  // off the io thread that its stop waits on; then the server drains.
+  std::thread stopper;
+  signals.async_wait([&server, &signals, &async, &stopper, drain](const boost::system::error_code& ec,
+                                                                   int signal_number) {
     if (ec) return;
     std::fprintf(stderr, "tether serve: signal %d, draining (up to %lld ms; again to stop now)\n", signal_number,
                  static_cast<long long>(drain.count()));
-    server.stop(drain);
+    stopper = std::thread([&server, &async, drain] {
+      async.stop();
+      server.stop(drain);
+    });
     // A second signal cuts the drain short.
     signals.async_wait([&server](const boost::system::error_code& again_ec, int) {
       if (!again_ec) server.stop_now();
@@ -158,12 +170,15 @@ void run_serve(const ServeConfig& config) {
   std::unique_ptr<router::HealthChecker> health;
   try {
     health = add_routes(config, api, registry, state, server.io_context().get_executor());
+    async.start(api.routes(), boost::asio::make_strand(server.io_context()));
   } catch (...) {
     server.stop(std::chrono::milliseconds(0));
     io_thread.join();
+    if (stopper.joinable()) stopper.join();
     throw;
   }
   io_thread.join();
+  if (stopper.joinable()) stopper.join();
   if (health) health->stop();
   state.set_unready();
   std::fprintf(stderr, "tether serve: stopped\n");
@@ -212,7 +227,11 @@ void add_serve_command(CLI::App& app, CommandResult& result) {
   auto* load_bound = command->add_option("--load-bound", v.routing.load_bound,
                                          "Affinity: a replica above this x the mean load spills")
                          ->capture_default_str();
-  command->callback([flags, &result, model, model_name, host, port, api_key, threads, kv, running, queued, cache_dir,
+  auto* store = command->add_option("--store", v.async.store,
+                                    "Async job store: sqlite:PATH (one server) or postgres://... (gateways sharing "
+                                    "one queue)")
+                    ->capture_default_str();
+  command->callback([flags, &result, store, model, model_name, host, port, api_key, threads, kv, running, queued, cache_dir,
                      io_threads, drain, replicas, upstream, upstream_urls, policy, load_bound] {
     ServeConfig config;
     if (!flags->config_path.empty()) apply_serve_config_file(flags->config_path, config);
@@ -239,6 +258,7 @@ void add_serve_command(CLI::App& app, CommandResult& result) {
     }
     if (policy->count()) config.routing.policy = f.routing.policy;
     if (load_bound->count()) config.routing.load_bound = f.routing.load_bound;
+    if (store->count()) config.async.store = f.async.store;
     run_serve(config);
     result.exit_code = 0;
   });
