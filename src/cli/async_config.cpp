@@ -1,9 +1,9 @@
 #include "cli/async_config.h"
 
-#include <charconv>
-
+#include "api/batch_input.h"
 #include "cli/yaml_values.h"
 #include "common/error.h"
+#include "http/http_error.h"
 
 namespace tether::cli {
 namespace {
@@ -59,29 +59,6 @@ AsyncTenant parse_tenant(const YAML::Node& node, std::string_view source) {
 
 }  // namespace
 
-int64_t parse_duration_ms(std::string_view text) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  const auto [rest, ec] = std::from_chars(text.data(), end, value);
-  const std::string_view unit(rest, static_cast<size_t>(end - rest));
-  int64_t scale = 0;
-  if (unit.empty() || unit == "ms") {
-    scale = 1;
-  } else if (unit == "s") {
-    scale = 1000;
-  } else if (unit == "m") {
-    scale = 60 * 1000;
-  } else if (unit == "h") {
-    scale = 3600 * 1000;
-  }
-  constexpr int64_t kMaxMs = 30 * kDayMs;
-  if (ec != std::errc() || rest == text.data() || scale == 0 || value <= 0 || value > kMaxMs / scale) {
-    throw_error(ErrorCode::kInvalidArgument,
-                "invalid duration '{}': expected a positive number with unit ms, s, m or h, at most 30 days", text);
-  }
-  return value * scale;
-}
-
 void AsyncConfig::validate() const {
   if (store.empty()) throw_error(ErrorCode::kInvalidArgument, "async.store must not be empty");
   if (webhook_initial_backoff_ms > webhook_max_backoff_ms) {
@@ -125,8 +102,8 @@ void parse_async_config(const YAML::Node& node, std::string_view source, AsyncCo
       config.max_attempts = static_cast<int32_t>(as_integer(value, source, key, 1, 1000));
     } else if (key == "completion_window") {
       try {
-        config.completion_window_ms = parse_duration_ms(scalar(value, source, key));
-      } catch (const Error& e) {
+        config.completion_window_ms = api::parse_completion_window(scalar(value, source, key));
+      } catch (const http::HttpError& e) {
         throw_error(ErrorCode::kInvalidArgument, "{}: {}: 'completion_window': {}", source, mark_of(value), e.what());
       }
     } else if (key == "webhooks") {

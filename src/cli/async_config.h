@@ -65,10 +65,6 @@ struct AsyncConfig {
   void validate() const;
 };
 
-// "90s", "15m", "24h", "500ms" or plain milliseconds; Error(kInvalidArgument)
-// otherwise, and for zero or more than 30 days.
-int64_t parse_duration_ms(std::string_view text);
-
 // Applies an `async:` mapping (keys not present keep their values).
 void parse_async_config(const YAML::Node& node, std::string_view source, AsyncConfig& config);
 

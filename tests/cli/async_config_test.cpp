@@ -71,17 +71,6 @@ TEST(AsyncConfigTest, DefaultsAreSQLiteInTheWorkingDirectory) {
   EXPECT_TRUE(config.async.webhook_allow.empty());
 }
 
-TEST(AsyncConfigTest, Durations) {
-  EXPECT_EQ(parse_duration_ms("24h"), 24 * 3600 * 1000);
-  EXPECT_EQ(parse_duration_ms("15m"), 15 * 60 * 1000);
-  EXPECT_EQ(parse_duration_ms("90s"), 90 * 1000);
-  EXPECT_EQ(parse_duration_ms("250ms"), 250);
-  EXPECT_EQ(parse_duration_ms("1000"), 1000);
-  for (const char* bad : {"", "h", "0h", "-1h", "1d", "1.5h", "31 h", "721h", "99999999999999999999"}) {
-    EXPECT_THROW(parse_duration_ms(bad), Error) << bad;
-  }
-}
-
 TEST(AsyncConfigTest, MistakesAreClearErrors) {
   auto error_of = [](const std::string& yaml) {
     ServeConfig config;
