@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "common/constant_time.h"
+#include "common/error.h"
 #include "jobs/item_invocation.h"
 
 namespace tether::cli {
@@ -24,6 +25,15 @@ std::string make_worker_id(const std::string& configured) {
   return fmt::format("{}:{}:{:08x}", host[0] ? host : "localhost", static_cast<long>(getpid()), random());
 }
 
+std::unique_ptr<store::JobStore> open_store(const std::string& url) {
+  try {
+    return store::open_job_store(url);
+  } catch (const Error& e) {
+    throw Error(e.code(), fmt::format("cannot open the async job store '{}' (set async.store or --store): {}", url,
+                                      e.what()));
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> tenant_api_keys(const AsyncConfig& config) {
@@ -36,7 +46,7 @@ AsyncStack::AsyncStack(const AsyncConfig& config, api::ApiService& api, http::Ro
     : config_(config),
       router_(router),
       worker_id_(make_worker_id(config.worker_id)),
-      store_(store::open_job_store(config.store)),
+      store_(open_store(config.store)),
       pool_(2),
       allowlist_(config.webhook_allow) {
   api::AsyncApiOptions options;
