@@ -101,7 +101,7 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
   asio::awaitable<void> run_item(uint64_t number, std::shared_ptr<InFlight> flight);
   asio::awaitable<void> settle(InFlight& flight, const api::InvokeResult& result);
   asio::awaitable<bool> write_complete(const store::Claim& claim, store::ItemOutcome outcome);
-  asio::awaitable<bool> write_release(const store::Claim& claim);
+  asio::awaitable<bool> write_release(const store::Claim& claim, bool keep_attempt = false);
   asio::awaitable<void> stop_and_drain();
   void poke() {
     woken = true;
@@ -133,7 +133,6 @@ struct Dispatcher::Impl : std::enable_shared_from_this<Dispatcher::Impl> {
   uint64_t next_flight = 0;
   std::vector<int32_t> in_flight_per_model;
   std::vector<Clock::time_point> backoff_until;
-  std::unordered_map<std::string, int32_t> server_errors;  // by item key: runs that ended in a server error
 
   std::atomic<bool> started{false};
   std::atomic<bool> stop_requested{false};
@@ -309,14 +308,11 @@ asio::awaitable<void> Dispatcher::Impl::run_item(uint64_t number, std::shared_pt
 
 asio::awaitable<void> Dispatcher::Impl::settle(InFlight& flight, const api::InvokeResult& result) {
   const store::Claim& claim = flight.claim;
-  const std::string& key = flight.key;
   switch (flight.interrupt) {
     case Interrupt::kLost:
-      server_errors.erase(key);
       count(&DispatcherStats::abandoned);
       co_return;
     case Interrupt::kCancelled: {
-      server_errors.erase(key);
       store::ItemOutcome outcome;
       outcome.status = store::ItemStatus::kCancelled;
       outcome.error = "the job was cancelled while the item ran";
@@ -331,15 +327,14 @@ asio::awaitable<void> Dispatcher::Impl::settle(InFlight& flight, const api::Invo
       break;  // it finished anyway: keep the answer
     case Interrupt::kNone: break;
   }
-  const int32_t attempt = std::max(claim.item.attempts, server_errors[key] + 1);
-  const ItemDecision decision = decide_item_outcome(result, attempt, options.max_attempts);
+  // claim.item.attempts counts this run: releases after server errors keep
+  // theirs, so the count survives restarts and other gateways.
+  const ItemDecision decision = decide_item_outcome(result, claim.item.attempts, options.max_attempts);
   if (decision.action == ItemDecision::Action::kRelease) {
-    if (decision.server_error) ++server_errors[key];
     if (decision.back_off) backoff_until[flight.model_idx] = Clock::now() + options.retry_backoff;
-    if (co_await write_release(claim)) count(&DispatcherStats::released);
+    if (co_await write_release(claim, decision.server_error)) count(&DispatcherStats::released);
     co_return;
   }
-  server_errors.erase(key);
   const bool succeeded = decision.outcome.status == store::ItemStatus::kSucceeded;
   if (co_await write_complete(claim, decision.outcome)) {
     count(succeeded ? &DispatcherStats::succeeded : &DispatcherStats::failed);
@@ -362,11 +357,13 @@ asio::awaitable<bool> Dispatcher::Impl::write_complete(const store::Claim& claim
   co_return written;
 }
 
-asio::awaitable<bool> Dispatcher::Impl::write_release(const store::Claim& claim) {
+asio::awaitable<bool> Dispatcher::Impl::write_release(const store::Claim& claim, bool keep_attempt) {
   bool written = false;
   std::exception_ptr failure;
   try {
-    auto call = [this, &claim] { return store.release(options.owner, claim.item.job_id, claim.item.index); };
+    auto call = [this, &claim, keep_attempt] {
+      return store.release(options.owner, claim.item.job_id, claim.item.index, keep_attempt);
+    };
     written = co_await store::run_blocking(pool, std::move(call));
   } catch (...) {
     failure = std::current_exception();

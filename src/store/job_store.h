@@ -205,12 +205,15 @@ class JobStore {
   virtual bool complete(const std::string& owner, const std::string& job_id, int32_t index,
                         const ItemOutcome& outcome) = 0;
 
-  // Hands a running item back to the queue without a result (the engine was
-  // full, the server is stopping): status queued, attempts - 1. False when
-  // it is not leased to `owner`.
+  // Hands a running item back to the queue without a result: status queued,
+  // attempts - 1 (the engine was full, the server is stopping: the run did
+  // not happen), or attempts kept with `keep_attempt` (a server error: the
+  // run failed and counts towards the item's last try). False when it is
+  // not leased to `owner`.
   // An item of a cancel-requested job ends as cancelled instead (here and
   // in requeue_expired_leases), so that its job can finish.
-  virtual bool release(const std::string& owner, const std::string& job_id, int32_t index) = 0;
+  virtual bool release(const std::string& owner, const std::string& job_id, int32_t index,
+                       bool keep_attempt = false) = 0;
 
   // Running items whose lease expired go back to the queue (the lost run
   // still counts as an attempt); returns how many.

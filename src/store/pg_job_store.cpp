@@ -552,7 +552,7 @@ void PgJobStore::unlease(PgConnection& conn, int64_t job_seq, int32_t index, boo
   }
 }
 
-bool PgJobStore::release(const std::string& owner, const std::string& job_id, int32_t index) {
+bool PgJobStore::release(const std::string& owner, const std::string& job_id, int32_t index, bool keep_attempt) {
   return transact([&](PgConnection& conn) {
     PgResult item = conn.exec("release",
                               "SELECT i.job_seq FROM tether_items i JOIN tether_jobs j ON j.seq = i.job_seq "
@@ -560,7 +560,7 @@ bool PgJobStore::release(const std::string& owner, const std::string& job_id, in
                               "  AND i.lease_owner = $3 FOR UPDATE OF i",
                               PgParams().text(job_id).int64(index).text(owner));
     if (item.rows() == 0) return false;
-    unlease(conn, item.int64(0, 0), index, true, now_ms());
+    unlease(conn, item.int64(0, 0), index, /*undo_attempt=*/!keep_attempt, now_ms());
     return true;
   });
 }

@@ -571,7 +571,8 @@ bool SqliteJobStore::complete(const std::string& owner, const std::string& job_i
   return true;
 }
 
-bool SqliteJobStore::release(const std::string& owner, const std::string& job_id, int32_t index) {
+bool SqliteJobStore::release(const std::string& owner, const std::string& job_id, int32_t index,
+                             bool keep_attempt) {
   std::lock_guard lock(mutex_);
   int64_t now = now_ms();
   Transaction transaction(*this);
@@ -584,7 +585,7 @@ bool SqliteJobStore::release(const std::string& owner, const std::string& job_id
     if (!st->step()) return false;
     job_seq = st->int64(0);
   }
-  unlease(job_seq, index, /*undo_attempt=*/true, now);
+  unlease(job_seq, index, /*undo_attempt=*/!keep_attempt, now);
   transaction.commit();
   return true;
 }

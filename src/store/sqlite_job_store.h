@@ -39,7 +39,8 @@ class SqliteJobStore : public JobStore {
                 int64_t lease_ms) override;
   bool complete(const std::string& owner, const std::string& job_id, int32_t index,
                 const ItemOutcome& outcome) override;
-  bool release(const std::string& owner, const std::string& job_id, int32_t index) override;
+  bool release(const std::string& owner, const std::string& job_id, int32_t index,
+               bool keep_attempt = false) override;
   int32_t requeue_expired_leases() override;
   int32_t expire_overdue() override;
   std::optional<Job> cancel(const std::string& job_id) override;

@@ -137,7 +137,7 @@ class FakeDeliveryStore : public store::JobStore {
   bool complete(const std::string&, const std::string&, int32_t, const store::ItemOutcome&) override {
     unsupported();
   }
-  bool release(const std::string&, const std::string&, int32_t) override { unsupported(); }
+  bool release(const std::string&, const std::string&, int32_t, bool) override { unsupported(); }
   int32_t requeue_expired_leases() override { unsupported(); }
   int32_t expire_overdue() override { unsupported(); }
   std::optional<store::Job> cancel(const std::string&) override { unsupported(); }

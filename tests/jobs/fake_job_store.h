@@ -139,13 +139,13 @@ class FakeJobStore : public store::JobStore {
     return true;
   }
 
-  bool release(const std::string& owner, const std::string& job_id, int32_t index) override {
+  bool release(const std::string& owner, const std::string& job_id, int32_t index, bool keep_attempt) override {
     std::lock_guard lock(mutex_);
     ++release_calls_;
     store::Item* item = find_locked(job_id, index);
     if (item == nullptr || item->status != store::ItemStatus::kRunning || item->lease_owner != owner) return false;
     item->status = store::ItemStatus::kQueued;
-    --item->attempts;
+    if (!keep_attempt) --item->attempts;
     item->lease_owner.clear();
     return true;
   }

@@ -510,6 +510,18 @@ TEST_P(JobStoreContract, ReleaseHandsTheItemBackWithoutCountingTheAttempt) {
   EXPECT_EQ(again[0].item.attempts, 1);
 }
 
+TEST_P(JobStoreContract, ReleaseKeepingTheAttemptCountsTheFailedRun) {
+  Job submitted = submit(make_job(1));
+  store_->claim("w1", {}, 1, 30'000);
+  EXPECT_TRUE(store_->release("w1", submitted.id, 0, /*keep_attempt=*/true));
+  EXPECT_EQ(store_->get_items(submitted.id)[0].attempts, 1);
+  EXPECT_EQ(store_->get_items(submitted.id)[0].status, ItemStatus::kQueued);
+  auto again = store_->claim("w2", {}, 1, 30'000);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].item.attempts, 2);
+  expect_counts_match_items(submitted.id);
+}
+
 TEST_P(JobStoreContract, DeadlineExpiresItemsNotStartedInTime) {
   NewJob request = make_job(3, "tiny", {"https://h.example/a"});
   request.deadline_ms = kStartMs + 1'000;
