@@ -32,7 +32,8 @@ std::vector<std::string> tenant_api_keys(const AsyncConfig& config) {
   return keys;
 }
 
-AsyncStack::AsyncStack(const AsyncConfig& config, api::ApiService& api, http::Router& router)
+AsyncStack::AsyncStack(const AsyncConfig& config, api::ApiService& api, http::Router& router,
+                       metrics::Registry* registry)
     : config_(config),
       router_(router),
       worker_id_(make_worker_id(config.worker_id)),
@@ -60,6 +61,30 @@ AsyncStack::AsyncStack(const AsyncConfig& config, api::ApiService& api, http::Ro
   async_api_ = std::make_unique<api::AsyncApi>(*store_, pool_, std::move(options));
   async_api_->register_routes(router);
   api.set_async(async_api_.get());
+  if (registry) register_metrics(*registry);
+}
+
+jobs::DispatcherStats AsyncStack::dispatcher_stats() const {
+  const jobs::Dispatcher* dispatcher = dispatcher_ptr_.load();
+  return dispatcher ? dispatcher->stats() : jobs::DispatcherStats{};
+}
+
+void AsyncStack::register_metrics(metrics::Registry& registry) {
+  registry.callback("tether_async_items_total",
+                    "Async job items this process claimed, and how their runs ended (released: handed back to "
+                    "the queue; abandoned: the lease was lost)",
+                    "counter", {"state"}, [this] {
+                      const jobs::DispatcherStats stats = dispatcher_stats();
+                      auto sample = [](const char* state, uint64_t value) {
+                        return metrics::Registry::Sample{{state}, static_cast<double>(value)};
+                      };
+                      return std::vector<metrics::Registry::Sample>{
+                          sample("claimed", stats.claimed),     sample("succeeded", stats.succeeded),
+                          sample("failed", stats.failed),       sample("cancelled", stats.cancelled),
+                          sample("released", stats.released),   sample("abandoned", stats.abandoned)};
+                    });
+  registry.callback_gauge("tether_async_in_flight", "Async job items running in this process",
+                          [this] { return static_cast<double>(dispatcher_stats().in_flight); });
 }
 
 AsyncStack::~AsyncStack() {
