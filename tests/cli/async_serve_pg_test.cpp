@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -36,11 +37,20 @@ class AsyncServePgTest : public ::testing::Test {
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
-  std::filesystem::path write_config(const std::string& worker) {
+  std::filesystem::path write_config(const std::string& worker, int64_t lease_ms = 10'000) {
     const std::filesystem::path path = dir_ / (worker + ".yaml");
     write_text_file(path, async_serve_config_head() + "async:\n  store: \"" + url_ + "\"\n  worker_id: " + worker +
-                              "\n  max_in_flight: 3\n  lease_ms: 10000\n  poll_interval_ms: 50\n");
+                              "\n  max_in_flight: 3\n  lease_ms: " + std::to_string(lease_ms) +
+                              "\n  poll_interval_ms: 50\n");
     return path;
+  }
+
+  bool all_terminal(store::JobStore& store, const std::vector<std::string>& job_ids) {
+    for (const std::string& id : job_ids) {
+      const std::optional<store::Job> job = store.get_job(id);
+      if (!job || !store::is_terminal(job->status)) return false;
+    }
+    return true;
   }
 
   std::string url_;
@@ -106,16 +116,7 @@ TEST_F(AsyncServePgTest, TwoGatewaysOnOneQueueRunEveryItemOnce) {
   EXPECT_EQ(json_of(batch_polled).at("result").at("request_id").as_string(), batch_of_a);
 
   std::unique_ptr<store::JobStore> store = store::open_job_store(url_);
-  ASSERT_TRUE(wait_until(
-      [&] {
-        for (const std::string& id : job_ids) {
-          const std::optional<store::Job> job = store->get_job(id);
-          if (!job || !store::is_terminal(job->status)) return false;
-        }
-        return true;
-      },
-      60s, 100ms))
-      << a.log() << b.log();
+  ASSERT_TRUE(wait_until([&] { return all_terminal(*store, job_ids); }, 60s, 100ms)) << a.log() << b.log();
 
   // Between them the gateways ran each item once.
   const double succeeded_a = async_items(port_a, "succeeded");
@@ -155,6 +156,55 @@ TEST_F(AsyncServePgTest, TwoGatewaysOnOneQueueRunEveryItemOnce) {
     }
   }
   EXPECT_EQ(items_seen, kItems);
+}
+
+// One gateway dies (kill -9) with items running: once their leases expire
+// the other gateway runs them, and everything ends exactly once.
+TEST_F(AsyncServePgTest, AGatewayKilledMidRunLeavesItsItemsToTheOther) {
+  constexpr int kTokens = 1500;
+  constexpr int kJobs = 16;
+  auto a = std::make_unique<ServeChild>(write_config("gw-a", 1500), dir_ / "gw-a.log");
+  const uint16_t port_a = a->wait_ready();
+  ASSERT_NE(port_a, 0) << a->log();
+  std::vector<std::string> job_ids;
+  for (int i = 0; i < kJobs; ++i) job_ids.push_back(single_on(port_a, kTokens, i));
+
+  std::unique_ptr<store::JobStore> store = store::open_job_store(url_);
+  auto running_on_a = [&] {
+    std::vector<std::string> running;
+    for (const std::string& id : job_ids) {
+      for (const store::Item& item : store->get_items(id)) {
+        if (item.status == store::ItemStatus::kRunning) running.push_back(id);
+      }
+    }
+    return running;
+  };
+  ASSERT_TRUE(wait_until([&] { return running_on_a().size() >= 2; }, 60s, 20ms)) << a->log();
+  a->kill_hard();
+  a.reset();
+  const std::vector<std::string> lost = running_on_a();
+  ASSERT_FALSE(lost.empty());
+  int succeeded_on_a = 0;
+  for (const std::string& id : job_ids) succeeded_on_a += store->get_job(id)->counts.succeeded;
+
+  ServeChild b(write_config("gw-b", 1500), dir_ / "gw-b.log");
+  const uint16_t port_b = b.wait_ready();
+  ASSERT_NE(port_b, 0) << b.log();
+  ASSERT_TRUE(wait_until([&] { return all_terminal(*store, job_ids); }, 60s, 100ms)) << b.log();
+  for (const std::string& id : job_ids) {
+    SCOPED_TRACE(id);
+    const std::vector<store::Item> items = store->get_items(id);
+    ASSERT_EQ(items.size(), 1u);
+    const bool was_lost = std::find(lost.begin(), lost.end(), id) != lost.end();
+    EXPECT_EQ(items[0].status, store::ItemStatus::kSucceeded);
+    EXPECT_EQ(items[0].attempts, was_lost ? 2 : 1);
+    EXPECT_EQ(items[0].completion_tokens, kTokens);
+    EXPECT_EQ(store->get_job(id)->completion_tokens, kTokens);
+  }
+  EXPECT_EQ(async_items(port_b, "succeeded"), kJobs - succeeded_on_a);
+  EXPECT_EQ(async_items(port_b, "abandoned"), 0);
+  b.signal(SIGTERM);
+  EXPECT_EQ(b.wait_exit(15s), 0) << b.log();
 }
 
 }  // namespace
