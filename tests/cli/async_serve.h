@@ -35,18 +35,34 @@
 
 namespace tether::testing {
 
+// A directory removed when it goes out of scope.
+class ScopedDir {
+ public:
+  explicit ScopedDir(const std::string& name) : path_(make_temp_dir(name)) {}
+  ~ScopedDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  ScopedDir(const ScopedDir&) = delete;
+  ScopedDir& operator=(const ScopedDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 // A tiny llama (3.7M parameters; a token costs well under a millisecond)
-// with an 8k context, made once per test binary; its served name is "tiny".
+// with an 8k context, made once per test binary (removed at exit); its
+// served name is "tiny".
 inline const std::filesystem::path& async_tiny_model() {
-  static std::once_flag once;
-  static std::filesystem::path path;
-  std::call_once(once, [] {
-    const std::filesystem::path dir = make_temp_dir("async_serve_model");
-    path = dir / "tiny.gguf";
+  static ScopedDir dir("async_serve_model");
+  static const std::filesystem::path path = [] {
+    const std::filesystem::path file = dir.path() / "tiny.gguf";
     const CliResult made =
-        run_tether("make-model --preset tiny --type q8_0 --seed 1 --threads 1 --context 8192 -o '" + path.string() + "'");
+        run_tether("make-model --preset tiny --type q8_0 --seed 1 --threads 1 --context 8192 -o '" + file.string() + "'");
     if (made.exit_code != 0) throw std::runtime_error("make-model failed: " + made.output);
-  });
+    return file;
+  }();
   return path;
 }
 

@@ -100,7 +100,8 @@ constexpr const char* kAuth = "Authorization: Bearer sk-main\r\n";
 constexpr const char* kTenantAuth = "Authorization: Bearer sk-acme\r\n";
 
 TEST(AsyncServeWebhookTest, EventsAreSignedRetriedAndDeliveredToJobAndTenantTargets) {
-  const std::filesystem::path dir = make_temp_dir("async_serve_webhooks");
+  const ScopedDir scoped("async_serve_webhooks");
+  const std::filesystem::path& dir = scoped.path();
   FlakyReceiver receiver;
   const std::string store_url = "sqlite:" + (dir / "jobs.db").string();
   write_text_file(dir / "serve.yaml",
@@ -178,7 +179,6 @@ TEST(AsyncServeWebhookTest, EventsAreSignedRetriedAndDeliveredToJobAndTenantTarg
 
   serve.signal(SIGTERM);
   EXPECT_EQ(serve.wait_exit(15s), 0) << serve.log();
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
