@@ -152,6 +152,12 @@ void AsyncStack::start(const std::vector<std::shared_ptr<api::ModelRoute>>& rout
   webhook.initial_backoff = std::chrono::milliseconds(config_.webhook_initial_backoff_ms);
   webhook.max_backoff = std::chrono::milliseconds(config_.webhook_max_backoff_ms);
   webhook.request_timeout = std::chrono::milliseconds(config_.webhook_timeout_ms);
+  // A delivery is claimed only when it can be sent at once, so its hold
+  // needs to cover one try (and the store write after it), not the
+  // deliverer's 60 s default: a try cut short by a crash or a stop is sent
+  // again this soon after.
+  webhook.lease = webhook.request_timeout + std::max<std::chrono::milliseconds>(webhook.request_timeout,
+                                                                                std::chrono::seconds(5));
   // A tenant's secret signs its events; the async secret signs the rest.
   auto secret_for = [this](const store::Delivery& delivery) {
     for (const AsyncTenant& tenant : config_.tenants) {
