@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "async_serve.h"
 #include "jobs/webhook_signer.h"
+#include "router/fake_upstreams.h"
 
 namespace tether::testing {
 namespace {
@@ -44,10 +46,33 @@ class FlakyReceiver {
                                                                          {"/hooks/acme", kTenantSecret}}) {
       server_.router().add("POST", path, [this, secret](http::Exchange& exchange) -> boost::asio::awaitable<void> {
         const int status = record(exchange, secret);
+        if (status != 200) {
+          std::chrono::milliseconds hold{0};
+          {
+            std::lock_guard lock(mutex_);
+            hold = hold_;
+            ++holding_;
+          }
+          co_await async_sleep(hold);
+          std::lock_guard lock(mutex_);
+          --holding_;
+        }
         co_await exchange.respond(status, status == 200 ? "ok" : "not yet");
       });
     }
     server_.start();
+  }
+
+  // While set, every try fails (500), after `hold`.
+  void set_down(bool down, std::chrono::milliseconds hold = std::chrono::milliseconds(0)) {
+    std::lock_guard lock(mutex_);
+    down_ = down;
+    hold_ = hold;
+  }
+  // Failing tries not answered yet.
+  int holding() {
+    std::lock_guard lock(mutex_);
+    return holding_;
   }
 
   std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(server_.port()) + path; }
@@ -85,12 +110,15 @@ class FlakyReceiver {
       hook.type = std::string("unreadable: ") + error.what();
     }
     std::lock_guard lock(mutex_);
-    hook.status = ++tries_[hook.event_id] <= kFailedTries ? 500 : 200;
+    hook.status = down_ || ++tries_[hook.event_id] <= kFailedTries ? 500 : 200;
     hooks_.push_back(hook);
     return hook.status;
   }
 
   std::mutex mutex_;
+  bool down_ = false;
+  std::chrono::milliseconds hold_{0};
+  int holding_ = 0;
   std::map<std::string, int> tries_;
   std::vector<Hook> hooks_;
   TestServer server_;  // last: stopped first, while the handlers' state lives
@@ -179,6 +207,52 @@ TEST(AsyncServeWebhookTest, EventsAreSignedRetriedAndDeliveredToJobAndTenantTarg
 
   serve.signal(SIGTERM);
   EXPECT_EQ(serve.wait_exit(15s), 0) << serve.log();
+}
+
+// Events are written with the changes they report (an outbox): those not
+// yet delivered when the server is killed are delivered after a restart,
+// soon (a try cut short by the kill is held for timeout + 5 s, not 60 s).
+TEST(AsyncServeWebhookTest, UndeliveredEventsSurviveAKillNine) {
+  const ScopedDir scoped("async_serve_webhooks_kill");
+  const std::filesystem::path& dir = scoped.path();
+  FlakyReceiver receiver;
+  receiver.set_down(true, 300ms);
+  write_text_file(dir / "serve.yaml", async_serve_config_head() + "async:\n  store: sqlite:" +
+                                          (dir / "jobs.db").string() + "\n  poll_interval_ms: 50\n  webhooks:\n" +
+                                          "    allow: [" + receiver.url("/hooks") + "]\n    secret: " + kSecret +
+                                          "\n    initial_backoff_ms: 50\n    max_backoff_ms: 100\n" +
+                                          "    timeout_ms: 1000\n");
+  auto first = std::make_unique<ServeChild>(dir / "serve.yaml", dir / "serve-1.log");
+  const uint16_t port = first->wait_ready();
+  ASSERT_NE(port, 0) << first->log();
+  const RawResponse submitted = http_call(
+      port, post_request("/v1/chat/completions", chat_body(16, "outbox"),
+                         "x-tether-async: true\r\nx-tether-webhook: " + receiver.url("/hooks/x") + "\r\n"));
+  ASSERT_EQ(submitted.status, 202) << submitted.body;
+  const std::string job_id(json_of(submitted).at("id").as_string());
+  // Every event has been tried and refused at least once, and a try is
+  // under way (its delivery claimed) when the server dies.
+  ASSERT_TRUE(wait_until([&] {
+    std::set<std::string> tried;
+    for (const Hook& hook : receiver.hooks()) tried.insert(hook.type);
+    return tried.size() == 3 && receiver.holding() > 0;
+  })) << first->log();
+  first->kill_hard();
+  first.reset();
+
+  receiver.set_down(false);
+  const auto restarted = std::chrono::steady_clock::now();
+  ServeChild second(dir / "serve.yaml", dir / "serve-2.log");
+  ASSERT_NE(second.wait_ready(), 0) << second.log();
+  ASSERT_TRUE(wait_until([&] {
+    return receiver.delivered_types(job_id) == std::set<std::string>{"tether.model.batch.queued",
+                                                                      "tether.model.batch.running",
+                                                                      "tether.model.batch.succeeded"};
+  })) << second.log();
+  EXPECT_LT(std::chrono::steady_clock::now() - restarted, 15s);
+  for (const Hook& hook : receiver.hooks()) EXPECT_TRUE(hook.signature_valid);
+  second.signal(SIGTERM);
+  EXPECT_EQ(second.wait_exit(15s), 0) << second.log();
 }
 
 }  // namespace
