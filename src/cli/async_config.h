@@ -37,7 +37,8 @@ struct AsyncTenant {
 //       max_attempts: 8
 //       initial_backoff_ms: 1000      # doubles per failed try
 //       max_backoff_ms: 300000
-//       timeout_ms: 10000
+//       timeout_ms: 10000            # each try; one cut short by a crash or a stop is sent
+//                                     #   again after timeout + max(timeout, 5 s)
 //     tenants:
 //       - name: acme
 //         api_key: sk-acme            # also accepted as the server's bearer key

@@ -42,7 +42,8 @@ std::vector<std::string> tenant_api_keys(const AsyncConfig& config) {
   return keys;
 }
 
-AsyncStack::AsyncStack(const AsyncConfig& config, api::ApiService& api, http::Router& router)
+AsyncStack::AsyncStack(const AsyncConfig& config, api::ApiService& api, http::Router& router,
+                       metrics::Registry* registry)
     : config_(config),
       router_(router),
       worker_id_(make_worker_id(config.worker_id)),
@@ -70,6 +71,30 @@ AsyncStack::AsyncStack(const AsyncConfig& config, api::ApiService& api, http::Ro
   async_api_ = std::make_unique<api::AsyncApi>(*store_, pool_, std::move(options));
   async_api_->register_routes(router);
   api.set_async(async_api_.get());
+  if (registry) register_metrics(*registry);
+}
+
+jobs::DispatcherStats AsyncStack::dispatcher_stats() const {
+  const jobs::Dispatcher* dispatcher = dispatcher_ptr_.load();
+  return dispatcher ? dispatcher->stats() : jobs::DispatcherStats{};
+}
+
+void AsyncStack::register_metrics(metrics::Registry& registry) {
+  registry.callback("tether_async_items_total",
+                    "Async job items this process claimed, and how their runs ended (released: handed back to "
+                    "the queue; abandoned: the lease was lost)",
+                    "counter", {"state"}, [this] {
+                      const jobs::DispatcherStats stats = dispatcher_stats();
+                      auto sample = [](const char* state, uint64_t value) {
+                        return metrics::Registry::Sample{{state}, static_cast<double>(value)};
+                      };
+                      return std::vector<metrics::Registry::Sample>{
+                          sample("claimed", stats.claimed),     sample("succeeded", stats.succeeded),
+                          sample("failed", stats.failed),       sample("cancelled", stats.cancelled),
+                          sample("released", stats.released),   sample("abandoned", stats.abandoned)};
+                    });
+  registry.callback_gauge("tether_async_in_flight", "Async job items running in this process",
+                          [this] { return static_cast<double>(dispatcher_stats().in_flight); });
 }
 
 AsyncStack::~AsyncStack() {
@@ -137,6 +162,12 @@ void AsyncStack::start(const std::vector<std::shared_ptr<api::ModelRoute>>& rout
   webhook.initial_backoff = std::chrono::milliseconds(config_.webhook_initial_backoff_ms);
   webhook.max_backoff = std::chrono::milliseconds(config_.webhook_max_backoff_ms);
   webhook.request_timeout = std::chrono::milliseconds(config_.webhook_timeout_ms);
+  // A delivery is claimed only when it can be sent at once, so its hold
+  // needs to cover one try (and the store write after it), not the
+  // deliverer's 60 s default: a try cut short by a crash or a stop is sent
+  // again this soon after.
+  webhook.lease = webhook.request_timeout + std::max<std::chrono::milliseconds>(webhook.request_timeout,
+                                                                                std::chrono::seconds(5));
   // A tenant's secret signs its events; the async secret signs the rest.
   auto secret_for = [this](const store::Delivery& delivery) {
     for (const AsyncTenant& tenant : config_.tenants) {

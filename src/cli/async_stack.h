@@ -18,6 +18,7 @@
 #include "jobs/dispatcher.h"
 #include "jobs/webhook_allowlist.h"
 #include "jobs/webhook_deliverer.h"
+#include "metrics/registry.h"
 #include "store/job_store.h"
 
 namespace tether::cli {
@@ -29,7 +30,12 @@ class AsyncStack {
  public:
   // Opens the store (Error(kIo) when it cannot be opened) and registers the
   // async routes: jobs are accepted, and queue, before the model is loaded.
-  AsyncStack(const AsyncConfig& config, api::ApiService& api, http::Router& router);
+  // With `registry`, exports the dispatcher's counts (zero until start()):
+  //   tether_async_items_total{state="claimed|succeeded|failed|cancelled|released|abandoned"}
+  //   tether_async_in_flight
+  // The registry must not be scraped after the stack is destroyed.
+  AsyncStack(const AsyncConfig& config, api::ApiService& api, http::Router& router,
+             metrics::Registry* registry = nullptr);
   ~AsyncStack();
   AsyncStack(const AsyncStack&) = delete;
   AsyncStack& operator=(const AsyncStack&) = delete;
@@ -48,6 +54,8 @@ class AsyncStack {
 
  private:
   bool has_headroom(const api::ModelRoute& route, int32_t async_in_flight) const;
+  void register_metrics(metrics::Registry& registry);
+  jobs::DispatcherStats dispatcher_stats() const;
 
   const AsyncConfig& config_;
   const http::Router& router_;

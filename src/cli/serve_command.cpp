@@ -138,7 +138,7 @@ void run_serve(const ServeConfig& config) {
   // model below is loaded. Async jobs are taken (and queued) at once.
   api::ApiService api({}, &registry);
   api.register_routes(server.router());
-  AsyncStack async(config.async, api, server.router());
+  AsyncStack async(config.async, api, server.router(), &registry);
 
   server.start();
   const bool v6 = config.server.host.find(':') != std::string::npos;
