@@ -116,28 +116,6 @@ EventFacts read_event(const std::string& data) {
   return facts;
 }
 
-// Random weights pick tokens no real model would: control tokens that print
-// nothing, and byte pieces that are not UTF-8 on their own (which some
-// servers refuse to stream). Every such token is banned, identically for
-// every server, so each generated token is text and TTFT is the first
-// token's. Too many of them (e.g. a vocabulary padded with thousands of
-// reserved tokens) is an error: generate the model with a real vocabulary.
-boost::json::object textless_token_bias(const tokenizer::Tokenizer& tok) {
-  constexpr size_t kMaxBanned = 4096;
-  boost::json::object bias;
-  for (tokenizer::TokenId id = 0; id < tok.n_vocab(); ++id) {
-    const std::string& piece = tok.token_to_piece(id);
-    if (piece.empty() || !tokenizer::unicode::is_valid_utf8(piece)) bias[std::to_string(id)] = -100;
-  }
-  if (bias.size() > kMaxBanned) {
-    throw_error(ErrorCode::kInvalidArgument,
-                "agent bench over HTTP: {} of the model's {} tokens print no valid text (more than {}); use a "
-                "model with a real vocabulary, e.g. make-model --preset 0.5b --vocab ggml-vocab-gpt-2.gguf",
-                bias.size(), tok.n_vocab(), kMaxBanned);
-  }
-  return bias;
-}
-
 struct SessionTexts {
   std::string system;
   std::vector<std::string> users, tools;
@@ -197,6 +175,22 @@ boost::asio::awaitable<void> run_session(boost::asio::io_context& io, const Agen
 }
 
 }  // namespace
+
+boost::json::object textless_token_bias(const tokenizer::Tokenizer& tok) {
+  constexpr size_t kMaxBanned = 4096;
+  boost::json::object bias;
+  for (tokenizer::TokenId id = 0; id < tok.n_vocab(); ++id) {
+    const std::string& piece = tok.token_to_piece(id);
+    if (piece.empty() || !tokenizer::unicode::is_valid_utf8(piece)) bias[std::to_string(id)] = -100;
+  }
+  if (bias.size() > kMaxBanned) {
+    throw_error(ErrorCode::kInvalidArgument,
+                "agent bench over HTTP: {} of the model's {} tokens print no valid text (more than {}); use a "
+                "model with a real vocabulary, e.g. make-model --preset 0.5b --vocab ggml-vocab-gpt-2.gguf",
+                bias.size(), tok.n_vocab(), kMaxBanned);
+  }
+  return bias;
+}
 
 AgentHttpResult run_agent_http(const AgentHttpBenchOptions& o) {
   check_agent_shape(o.sessions, o.turns, o.system_tokens, o.user_tokens, o.gen_tokens, o.tool_tokens);

@@ -4,7 +4,10 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "cli/bench_agent.h"
+#include "engine/tokenizer/tokenizer.h"
 
 namespace tether::cli {
 
@@ -44,6 +47,14 @@ struct AgentHttpResult {
   double wall_s = 0;
 };
 AgentHttpResult run_agent_http(const AgentHttpBenchOptions& options);
+
+// Random weights pick tokens no real model would: control tokens that print
+// nothing, and byte pieces that are not UTF-8 on their own (which some
+// servers refuse to stream). A logit_bias banning every such token makes
+// each generated token text, identically for every server, so TTFT is the
+// first token's. Too many of them (e.g. a vocabulary padded with thousands
+// of reserved tokens) is Error(kInvalidArgument): use a real vocabulary.
+boost::json::object textless_token_bias(const tokenizer::Tokenizer& tok);
 
 // run_agent_http, printed as one JSON document.
 void run_agent_http_bench(const AgentHttpBenchOptions& options);
