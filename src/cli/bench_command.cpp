@@ -9,6 +9,7 @@
 
 #include "cli/bench_agent.h"
 #include "cli/bench_agent_http.h"
+#include "cli/bench_async.h"
 #include "cli/bench_constrain.h"
 #include "cli/bench_fleet.h"
 #include "cli/bench_http.h"
@@ -40,6 +41,7 @@ struct BenchOptions {
   ConstrainBenchOptions constrain;
   HttpBenchOptions http;
   FleetBenchOptions fleet;
+  AsyncBenchOptions async;
   std::string system_prompts;  // "shared" or "distinct"; "" = the workload's default
 };
 
@@ -130,9 +132,11 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
       "fleet: the agent workload through HTTP over N local replicas behind the router, once per\n"
       "routing policy (cached share, TTFT, max/mean load); defaults: 4 replicas, 16 turns,\n"
       "a distinct system prompt per session (needs a model with >= 4k context, e.g.\n"
-      "`tether make-model --preset tiny --context 8192 --vocab ...`).");
+      "`tether make-model --preset tiny --context 8192 --vocab ...`).\n"
+      "async: a real `tether serve` child with the async API: interactive TTFT without and with an\n"
+      "async backlog draining (their p95 ratio), jobs/s submitted and completed, on --store.");
   command->add_option("--workload", options->workload, "What to measure")
-      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent", "constrain", "http", "fleet"}))
+      ->check(CLI::IsMember({"model", "tokenize", "matmul", "agent", "constrain", "http", "fleet", "async"}))
       ->capture_default_str();
   command->add_option("--model,-m", options->model_path, "GGUF file, or \"demo\" (model, tokenize)");
   command->add_option("--vocab", options->constrain.vocab_path,
@@ -215,7 +219,8 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
   command->add_option("--connections", options->http.connections, "Keep-alive clients (http)")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  command->add_option("--requests", options->http.requests, "Plain requests in all (http)")
+  auto* requests = command->add_option("--requests", options->http.requests,
+                                       "Plain requests in all (http); per client and phase (async, default 20)")
       ->check(CLI::Range(1, 100000000))
       ->capture_default_str();
   command->add_option("--streams", options->http.streams, "Concurrent SSE streams (http)")
@@ -229,13 +234,47 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
                       "Streamed generations on --model through HTTP; 0 = skip (http)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
+  AsyncBenchOptions& async = options->async;
+  command->add_option("--store", async.store, "Job store URL (async; default a fresh SQLite file)");
+  command->add_option("--jobs", async.jobs, "Async requests submitted (async)")->capture_default_str();
+  command->add_option("--batch-size", async.batch_size,
+                      "0: single x-tether-async jobs; N: Workers AI batches of N requests (async)")
+      ->capture_default_str();
+  command->add_option("--submit-connections", async.submit_connections, "Connections submitting jobs (async)")
+      ->capture_default_str();
+  command->add_option("--clients", async.clients, "Concurrent interactive clients (async)")->capture_default_str();
+  command->add_option("--prompt-tokens", async.prompt_tokens, "Prompt tokens per request (async)")
+      ->capture_default_str();
+  command->add_option("--max-tokens", async.max_tokens, "Tokens generated per request (async)")
+      ->capture_default_str();
+  command->add_option("--async-max-in-flight", async.async_max_in_flight,
+                      "The server's async.max_in_flight (async)")
+      ->capture_default_str();
+  command->add_option("--async-max-interactive", async.async_max_interactive,
+                      "The server's async.max_interactive (async)")
+      ->capture_default_str();
+  command->add_option("--timeout-s", async.timeout_s, "How long the backlog may take to drain (async)")
+      ->capture_default_str();
+  command->add_flag("--json", async.json, "One JSON document instead of the table (async)");
   command->add_option("--text-mb", options->text_mb, "Generated text size (tokenize)")
       ->capture_default_str();
   command->add_option("--repeats", options->repeats,
                       "Timed runs; the median is reported (0: 3 for model, 5 otherwise)")
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the generated text")->capture_default_str();
-  command->callback([options, &result, turns, kv_memory] {
+  command->callback([options, &result, turns, kv_memory, requests] {
+    if (options->workload == "async") {
+      AsyncBenchOptions& a = options->async;
+      a.model_path = options->model_path;
+      a.vocab_path = options->constrain.vocab_path;
+      a.threads = options->model.threads;
+      if (kv_memory->count()) a.kv_memory_mb = options->agent.kv_memory_mb;
+      if (requests->count()) a.requests = options->http.requests;
+      a.seed = options->seed;
+      run_async_bench(a);
+      result.exit_code = 0;
+      return;
+    }
     if (options->workload == "matmul") {
       options->matmul.threads = options->model.threads;
       options->matmul.repeats = options->repeats == 0 ? 5 : options->repeats;
