@@ -26,6 +26,9 @@ struct EngineOptions {
   int32_t max_running = 32;         // sequences in one step
   int32_t max_queued = 256;         // waiting requests beyond this: submit answers kFull
   bool prefix_caching = true;
+  // Async sequences sit out the steps in which interactive ones prefill
+  // (SchedulerSnapshot::async_yields_to_prefill).
+  bool async_yields_to_prefill = true;
   int threads = 2;  // compute threads (the engine owns a ThreadPool); 0 = one per core
   // Persistent prefix cache: when set (and prefix_caching is on), computed
   // blocks are saved under this directory as their sequences finish or are

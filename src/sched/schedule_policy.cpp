@@ -28,8 +28,10 @@ struct RunningSlot {
 
 class Planner {
  public:
-  explicit Planner(const SchedulerSnapshot& snapshot)
+  // async_sits_out: async sequences get no chunk and are not admitted.
+  Planner(const SchedulerSnapshot& snapshot, bool async_sits_out)
       : snapshot_(snapshot),
+        async_sits_out_(async_sits_out),
         block_tokens_(std::max(snapshot.block_tokens, 1)),
         free_(snapshot.free_blocks),
         budget_(std::max(snapshot.step_token_budget, 0)) {
@@ -61,6 +63,10 @@ class Planner {
     }
     return std::move(plan_);
   }
+
+  // Whether the plan prefills: a running sequence's chunk of a prompt (more
+  // than its next token) or an admission.
+  bool planned_prefill() const { return planned_prefill_; }
 
  private:
   int32_t remaining(size_t slot_idx) const {
@@ -110,6 +116,8 @@ class Planner {
     RunningSlot& slot = slots_[slot_idx];
     if (slot.removed || budget_ == 0) return;
     const SequenceView& view = *slot.view;
+    if (async_sits_out_ && view.priority == Priority::kAsync) return;
+    const bool prefill = remaining(slot_idx) > 1;
     int32_t n_tokens = 0;
     int32_t needed = 0;
     while (true) {
@@ -140,6 +148,7 @@ class Planner {
     slot.planned_blocks = needed;
     slot.scheduled = true;
     order_.push_back(slot_idx);
+    planned_prefill_ = planned_prefill_ || prefill;
   }
 
   void admit_waiting() {
@@ -152,6 +161,8 @@ class Planner {
     for (const RunningSlot& slot : slots_) running += slot.removed ? 0 : 1;
     for (const SequenceView* view : waiting) {
       if (budget_ == 0) break;
+      // Ranked after every interactive sequence: none of the rest goes in.
+      if (async_sits_out_ && view->priority == Priority::kAsync) break;
       if (view->waiting_for_prefix) continue;
       const int32_t cached = std::clamp(view->cached_tokens, 0, std::max(view->n_tokens - 1, 0));
       const int32_t cached_blocks = cached / block_tokens_;
@@ -194,12 +205,15 @@ class Planner {
       budget_ -= n_tokens;
       ++running;
       plan_.admitted.push_back({view->id, n_tokens});
+      planned_prefill_ = true;
       plan_.planned_tokens += n_tokens;
       plan_.planned_blocks += needed;
     }
   }
 
   const SchedulerSnapshot& snapshot_;
+  bool async_sits_out_;
+  bool planned_prefill_ = false;
   int32_t block_tokens_;
   int32_t free_;
   int32_t budget_;
@@ -208,9 +222,39 @@ class Planner {
   StepPlan plan_;
 };
 
+// Whether an async sequence runs or waits, and an interactive one could
+// prefill this step (a running one has more than its next token to
+// compute, or one waits).
+bool async_may_yield(const SchedulerSnapshot& snapshot) {
+  bool async = false;
+  bool interactive_prefill = false;
+  for (const SequenceView& view : snapshot.running) {
+    if (view.priority == Priority::kAsync) {
+      async = true;
+    } else if (view.n_tokens - view.n_computed > 1) {
+      interactive_prefill = true;
+    }
+  }
+  for (const SequenceView& view : snapshot.waiting) {
+    if (view.priority == Priority::kAsync) {
+      async = true;
+    } else if (!view.waiting_for_prefix) {
+      interactive_prefill = true;
+    }
+  }
+  return async && interactive_prefill;
+}
+
 }  // namespace
 
-StepPlan plan_step(const SchedulerSnapshot& snapshot) { return Planner(snapshot).run(); }
+StepPlan plan_step(const SchedulerSnapshot& snapshot) {
+  if (snapshot.async_yields_to_prefill && async_may_yield(snapshot)) {
+    Planner yielding(snapshot, /*async_sits_out=*/true);
+    StepPlan plan = yielding.run();
+    if (yielding.planned_prefill()) return plan;
+  }
+  return Planner(snapshot, /*async_sits_out=*/false).run();
+}
 
 AdmissionDecision decide_admission(const AdmissionQuery& query) {
   if (query.prompt_tokens <= 0) {

@@ -36,6 +36,9 @@ struct SchedulerSnapshot {
   int32_t free_blocks = 0;         // allocatable now (plain free plus cached)
   int32_t step_token_budget = 256; // tokens one forward step computes
   int32_t max_running = 32;        // sequences started and not finished
+  // Async sequences sit out the steps in which interactive ones prefill
+  // (see plan_step()).
+  bool async_yields_to_prefill = true;
   std::vector<SequenceView> running;
   std::vector<SequenceView> waiting;
 };
@@ -81,6 +84,13 @@ struct StepPlan {
 //    nothing runs). An admission preempts only running sequences of a lower
 //    class (an interactive request displaces async ones, newest first), and
 //    only when displacing all of them would make it fit.
+//  - With async_yields_to_prefill, a step in which an interactive sequence
+//    prefills (a running one's chunk or an admission) runs no async
+//    sequence at all: they sit out (keeping their blocks; they may still be
+//    preempted for room), so the step is no longer than the interactive
+//    work makes it and the interactive TTFT does not grow with an async
+//    backlog. Should no interactive prefill fit that way, the step is
+//    planned as without the option (async work never stalls for nothing).
 StepPlan plan_step(const SchedulerSnapshot& snapshot);
 
 // What submit() answers, decided from the queue and the request's size.

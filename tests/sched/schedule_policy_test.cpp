@@ -78,6 +78,7 @@ TEST(SchedulePolicy, TokenBudgetCoversDecodesFirstThenPrefillChunks) {
   s.running = {running(1, Priority::kInteractive, 0, 100, 0), running(2, Priority::kInteractive, 1, 30, 29),
                running(3, Priority::kInteractive, 2, 30, 29), running(4, Priority::kAsync, 3, 30, 29)};
   s.waiting = {waiting(5, Priority::kInteractive, 4, 10)};
+  s.async_yields_to_prefill = false;  // the async decode rides along (see the sit-out tests)
   const StepPlan plan = plan_step(s);
   EXPECT_EQ(tokens_of(plan.chunks, 2), 1);
   EXPECT_EQ(tokens_of(plan.chunks, 3), 1);
@@ -193,6 +194,7 @@ TEST(SchedulePolicy, AnInteractiveAdmissionDisplacesAsyncSequencesNewestFirst) {
   s.running = {running(1, Priority::kAsync, 0, 30, 29), running(2, Priority::kAsync, 2, 30, 29),
                running(3, Priority::kInteractive, 1, 30, 29)};
   s.waiting = {waiting(4, Priority::kInteractive, 3, 20), waiting(5, Priority::kAsync, 4, 20)};
+  s.async_yields_to_prefill = false;  // async 1 decodes alongside (see the sit-out tests)
   const StepPlan plan = plan_step(s);
   EXPECT_EQ(plan.preempted, std::vector<uint64_t>{2});
   ASSERT_EQ(plan.admitted.size(), 1u);
@@ -312,6 +314,59 @@ TEST(SchedulePolicy, EveryRunningSequenceIsDecidedAndBlocksAreNeverOverdrawn) {
     }
     EXPECT_LE(held, 30);
   }
+}
+
+TEST(SchedulePolicy, AsyncSequencesSitOutWhileAnInteractiveOnePrefills) {
+  SchedulerSnapshot s = snapshot(100, 60);
+  s.running = {running(1, Priority::kAsync, 0, 40, 39), running(2, Priority::kAsync, 1, 300, 64),
+               running(3, Priority::kInteractive, 5, 300, 0)};
+  s.waiting = {waiting(4, Priority::kAsync, 6, 50)};
+  const StepPlan plan = plan_step(s);
+  ASSERT_EQ(plan.chunks.size(), 1u);
+  EXPECT_EQ(plan.chunks[0].id, 3u);
+  EXPECT_EQ(plan.chunks[0].n_tokens, 256);  // the whole budget, no async decode in it
+  EXPECT_TRUE(plan.admitted.empty());
+  EXPECT_TRUE(plan.preempted.empty());  // sitting out keeps their blocks
+
+  // Without the option the async decode and the rest of the budget ride along.
+  s.async_yields_to_prefill = false;
+  const StepPlan mixed = plan_step(s);
+  EXPECT_EQ(tokens_of(mixed.chunks, 1), 1);
+  EXPECT_EQ(tokens_of(mixed.chunks, 3), 255);
+}
+
+TEST(SchedulePolicy, AsyncSequencesSitOutWhileAnInteractiveOneIsAdmitted) {
+  SchedulerSnapshot s = snapshot(100, 60);
+  s.running = {running(1, Priority::kAsync, 0, 40, 39), running(2, Priority::kInteractive, 1, 40, 39)};
+  s.waiting = {waiting(3, Priority::kInteractive, 5, 100), waiting(4, Priority::kAsync, 6, 50)};
+  const StepPlan plan = plan_step(s);
+  EXPECT_EQ(tokens_of(plan.chunks, 1), 0);
+  EXPECT_EQ(tokens_of(plan.chunks, 2), 1);  // interactive decodes go on
+  ASSERT_EQ(plan.admitted.size(), 1u);
+  EXPECT_EQ(plan.admitted[0].id, 3u);
+  EXPECT_EQ(plan.admitted[0].n_tokens, 100);
+}
+
+TEST(SchedulePolicy, AsyncPrefillsBesideInteractiveDecodes) {
+  SchedulerSnapshot s = snapshot(100, 60);
+  s.running = {running(1, Priority::kInteractive, 0, 40, 39), running(2, Priority::kAsync, 1, 300, 0)};
+  const StepPlan plan = plan_step(s);
+  EXPECT_EQ(tokens_of(plan.chunks, 1), 1);
+  EXPECT_EQ(tokens_of(plan.chunks, 2), 255);
+}
+
+TEST(SchedulePolicy, AsyncRunsWhenNoInteractivePrefillCanBePlanned) {
+  // The waiting interactive request cannot start even with the async
+  // sequence displaced (its one block must stay as the running interactive
+  // sequence's headroom), so the async decode is not held back for it.
+  SchedulerSnapshot s = snapshot(9, 0);
+  s.running = {running(1, Priority::kAsync, 0, 10, 9), running(2, Priority::kInteractive, 1, 120, 119)};
+  s.waiting = {waiting(3, Priority::kInteractive, 5, 200)};
+  const StepPlan plan = plan_step(s);
+  EXPECT_EQ(tokens_of(plan.chunks, 1), 1);
+  EXPECT_EQ(tokens_of(plan.chunks, 2), 1);
+  EXPECT_TRUE(plan.admitted.empty());
+  EXPECT_TRUE(plan.preempted.empty());
 }
 
 TEST(SchedulePolicy, AdmissionAnswersFullAndInvalid) {
