@@ -94,6 +94,8 @@ void parse_async_config(const YAML::Node& node, std::string_view source, AsyncCo
       config.max_kv_use = as_number(value, source, key, 0.0, 1.0);
     } else if (key == "max_in_flight") {
       config.max_in_flight = static_cast<int32_t>(as_integer(value, source, key, 1, 4096));
+    } else if (key == "yield_to_prefill") {
+      config.yield_to_prefill = as_bool(value, source, key);
     } else if (key == "lease_ms") {
       config.lease_ms = as_integer(value, source, key, 100, kDayMs);
     } else if (key == "poll_interval_ms") {

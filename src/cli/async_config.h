@@ -27,6 +27,8 @@ struct AsyncTenant {
 //                                     #   interactive sequences run or wait
 //     max_kv_use: 0.8                 # ... and while less of the KV pool than this is in use
 //     max_in_flight: 4                # async requests running at once
+//     yield_to_prefill: true          # async sequences sit out the engine steps in which
+//                                     #   interactive ones prefill (their TTFT stays as without)
 //     lease_ms: 30000                 # a claimed item's lease (renewed while it runs)
 //     poll_interval_ms: 200
 //     max_attempts: 3                 # runs of an item that end in a server error
@@ -50,6 +52,7 @@ struct AsyncConfig {
   int32_t max_interactive = 1;
   double max_kv_use = 0.8;
   int32_t max_in_flight = 4;
+  bool yield_to_prefill = true;
   int64_t lease_ms = 30'000;
   int64_t poll_interval_ms = 200;
   int32_t max_attempts = 3;

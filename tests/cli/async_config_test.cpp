@@ -17,6 +17,7 @@ async:
   max_interactive: 2
   max_kv_use: 0.5
   max_in_flight: 6
+  yield_to_prefill: false
   lease_ms: 5000
   poll_interval_ms: 50
   max_attempts: 4
@@ -43,6 +44,8 @@ async:
   EXPECT_EQ(a.max_interactive, 2);
   EXPECT_DOUBLE_EQ(a.max_kv_use, 0.5);
   EXPECT_EQ(a.max_in_flight, 6);
+  EXPECT_FALSE(a.yield_to_prefill);
+  EXPECT_FALSE(config.engine_options().async_yields_to_prefill);
   EXPECT_EQ(a.lease_ms, 5000);
   EXPECT_EQ(a.poll_interval_ms, 50);
   EXPECT_EQ(a.max_attempts, 4);
@@ -69,6 +72,8 @@ TEST(AsyncConfigTest, DefaultsAreSQLiteInTheWorkingDirectory) {
   EXPECT_EQ(config.async.store, "sqlite:tether-jobs.db");
   EXPECT_EQ(config.async.completion_window_ms, 24 * 3600 * 1000);
   EXPECT_TRUE(config.async.webhook_allow.empty());
+  EXPECT_TRUE(config.async.yield_to_prefill);
+  EXPECT_TRUE(config.engine_options().async_yields_to_prefill);
 }
 
 TEST(AsyncConfigTest, MistakesAreClearErrors) {
