@@ -18,7 +18,9 @@ namespace tether::cli {
 //  c) the interactive load of (a) again while that backlog drains: TTFT
 //     under backlog and p95_backlog / p95_baseline (issue 7's target: <= 1.2);
 //  d) the wait until every job is terminal (polled at GET /v1/jobs): jobs/s
-//     completed, first submit to last completion; succeeded and failed.
+//     completed, first submit to last completion; succeeded and failed;
+//  e) the interactive load once more, drained: how far the machine's speed
+//     drifted during the run (shared machines), judging (c)'s ratio.
 // The server is stopped with SIGTERM at the end, killed on an error.
 struct AsyncBenchOptions {
   std::string model_path;  // GGUF; "" = a tiny model made in the temp dir
@@ -36,12 +38,16 @@ struct AsyncBenchOptions {
   int32_t max_tokens = 32;
   int32_t async_max_in_flight = 4;
   int32_t async_max_interactive = 1;
+  // The server's async.yield_to_prefill: "on", "off", or "both" (the whole
+  // run twice, off then on, each with a fresh server: a before/after).
+  std::string yield = "on";
   int64_t timeout_s = 1800;   // for the backlog to drain
   uint64_t seed = 42;
   bool json = false;          // one JSON document instead of the table
 };
 
-// Runs the four phases and prints the report. Error(kInvalidArgument) for
+// Runs the phases and prints the report (with "both", one per run; with
+// `json`, one JSON document per line). Error(kInvalidArgument) for
 // bad options; Error(kIo) when the server fails (with the end of its log).
 void run_async_bench(const AsyncBenchOptions& options);
 

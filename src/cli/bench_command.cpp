@@ -253,6 +253,10 @@ void add_bench_command(CLI::App& app, CommandResult& result) {
   command->add_option("--async-max-interactive", async.async_max_interactive,
                       "The server's async.max_interactive (async)")
       ->capture_default_str();
+  command->add_option("--async-yield", async.yield,
+                      "The server's async.yield_to_prefill: on, off, or both (a run of each, off first) (async)")
+      ->check(CLI::IsMember({"on", "off", "both"}))
+      ->capture_default_str();
   command->add_option("--timeout-s", async.timeout_s, "How long the backlog may take to drain (async)")
       ->capture_default_str();
   command->add_flag("--json", async.json, "One JSON document instead of the table (async)");

@@ -43,8 +43,10 @@ TEST(BenchAsync, SingleJobsOnSqliteAllComplete) {
   EXPECT_EQ(report.at("workload").as_string(), "async");
   EXPECT_EQ(report.at("store").as_string(), "sqlite");
   EXPECT_EQ(report.at("mode").as_string(), "single");
+  EXPECT_TRUE(report.at("yield_to_prefill").as_bool());
   expect_interactive(report, "baseline");
   expect_interactive(report, "backlog");
+  expect_interactive(report, "after_drain");
   EXPECT_GE(report.at("backlog").at("jobs_left_at_end").as_int64(), 0);
   EXPECT_GT(report.at("ttft_p95_ratio").as_double(), 0);
   EXPECT_EQ(report.at("ttft_p95_ratio_target").as_double(), 1.2);
@@ -71,10 +73,23 @@ TEST(BenchAsync, WorkersAiBatchesCountTheirRequests) {
   EXPECT_EQ(report.at("complete").at("requests_failed").as_int64(), 0);
 }
 
+TEST(BenchAsync, BothYieldSettingsRunSideBySide) {
+  const CliResult result = run_tether(kTinyRun + "--jobs 3 --async-yield both --json", "2>/dev/null");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const size_t newline = result.output.find('\n');
+  ASSERT_NE(newline, std::string::npos) << result.output;
+  const boost::json::value off = boost::json::parse(result.output.substr(0, newline));
+  const boost::json::value on = boost::json::parse(result.output.substr(newline + 1));
+  EXPECT_FALSE(off.at("yield_to_prefill").as_bool());
+  EXPECT_TRUE(on.at("yield_to_prefill").as_bool());
+  EXPECT_EQ(off.at("complete").at("jobs_succeeded").as_int64(), 3);
+  EXPECT_EQ(on.at("complete").at("jobs_succeeded").as_int64(), 3);
+}
+
 TEST(BenchAsync, PrintsATableWithoutJson) {
   const CliResult result = run_tether(kTinyRun + "--jobs 4", "2>&1");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  for (const char* expected : {"a) no backlog", "c) backlog draining", "TTFT p95 backlog / baseline",
+  for (const char* expected : {"a) no backlog", "c) backlog draining", "e) drained again", "TTFT p95 backlog / baseline",
                                "b) submitted: 4 job(s)", "jobs succeeded 4, failed 0"}) {
     EXPECT_NE(result.output.find(expected), std::string::npos) << expected << " in\n" << result.output;
   }
