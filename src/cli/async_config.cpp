@@ -96,6 +96,8 @@ void parse_async_config(const YAML::Node& node, std::string_view source, AsyncCo
       config.max_in_flight = static_cast<int32_t>(as_integer(value, source, key, 1, 4096));
     } else if (key == "yield_to_prefill") {
       config.yield_to_prefill = as_bool(value, source, key);
+    } else if (key == "prefill_chunk") {
+      config.prefill_chunk = static_cast<int32_t>(as_integer(value, source, key, 0, 1 << 20));
     } else if (key == "lease_ms") {
       config.lease_ms = as_integer(value, source, key, 100, kDayMs);
     } else if (key == "poll_interval_ms") {

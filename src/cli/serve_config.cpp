@@ -190,6 +190,7 @@ sched::EngineOptions ServeConfig::engine_options() const {
   options.persistent_cache_dir = prefix_cache_dir;
   options.persistent_cache_max_bytes = static_cast<uint64_t>(prefix_cache_max_mb) << 20;
   options.async_yields_to_prefill = async.yield_to_prefill;
+  options.async_prefill_chunk = async.prefill_chunk;
   return options;
 }
 

@@ -268,6 +268,7 @@ SchedulerSnapshot Engine::Impl::make_snapshot() {
   snapshot.step_token_budget = options.step_token_budget;
   snapshot.max_running = options.max_running;
   snapshot.async_yields_to_prefill = options.async_yields_to_prefill;
+  snapshot.async_prefill_chunk = options.async_prefill_chunk;
   snapshot.running.reserve(running.size());
   for (const auto& seq : running) {
     snapshot.running.push_back({.id = seq->id,

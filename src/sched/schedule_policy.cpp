@@ -69,6 +69,13 @@ class Planner {
   bool planned_prefill() const { return planned_prefill_; }
 
  private:
+  // An async prefill chunk under the snapshot's cap (decodes, one token, pass).
+  int32_t capped(const SequenceView& view, int32_t n_tokens) const {
+    const int32_t cap = snapshot_.async_prefill_chunk;
+    if (!snapshot_.async_yields_to_prefill || cap <= 0 || view.priority != Priority::kAsync) return n_tokens;
+    return std::min(n_tokens, std::max(cap, 1));
+  }
+
   int32_t remaining(size_t slot_idx) const {
     const SequenceView& view = *slots_[slot_idx].view;
     return view.n_tokens - view.n_computed;
@@ -122,7 +129,7 @@ class Planner {
     int32_t needed = 0;
     while (true) {
       // A victim's tokens return to the budget, so the chunk is re-sized.
-      n_tokens = std::min(remaining(slot_idx), budget_);
+      n_tokens = capped(view, std::min(remaining(slot_idx), budget_));
       needed = blocks_for(view, n_tokens);
       if (needed <= free_) break;
       const std::optional<size_t> victim = victim_below(slot_idx);
@@ -173,8 +180,8 @@ class Planner {
       // runs (then the whole pool is this sequence's to use).
       const auto first_chunk = [&](int32_t free_blocks, int32_t n_running) {
         const int64_t available = static_cast<int64_t>(free_blocks) - n_running - unreferenced;
-        return static_cast<int32_t>(
-            std::min<int64_t>({available * block_tokens_, remaining_tokens, budget_}));
+        return capped(*view, static_cast<int32_t>(
+                                 std::min<int64_t>({available * block_tokens_, remaining_tokens, budget_})));
       };
       int32_t n_tokens = first_chunk(free_, running);
       if (running >= snapshot_.max_running || n_tokens <= 0) {

@@ -22,6 +22,7 @@ async:
   poll_interval_ms: 50
   max_attempts: 4
   completion_window: 90m
+  prefill_chunk: 32
   webhooks:
     allow: [http://127.0.0.1:9000/hooks, https://hooks.example.com/]
     secret: whsec-1
@@ -50,6 +51,8 @@ async:
   EXPECT_EQ(a.poll_interval_ms, 50);
   EXPECT_EQ(a.max_attempts, 4);
   EXPECT_EQ(a.completion_window_ms, 90 * 60 * 1000);
+  EXPECT_EQ(a.prefill_chunk, 32);
+  EXPECT_EQ(config.engine_options().async_prefill_chunk, 32);
   ASSERT_EQ(a.webhook_allow.size(), 2u);
   EXPECT_EQ(a.webhook_allow[1], "https://hooks.example.com/");
   EXPECT_EQ(a.webhook_secret, "whsec-1");

@@ -355,6 +355,30 @@ TEST(SchedulePolicy, AsyncPrefillsBesideInteractiveDecodes) {
   EXPECT_EQ(tokens_of(plan.chunks, 2), 255);
 }
 
+TEST(SchedulePolicy, AsyncPrefillChunksAreCappedWhileYielding) {
+  SchedulerSnapshot s = snapshot(100, 60);
+  s.async_prefill_chunk = 48;
+  s.running = {running(1, Priority::kInteractive, 0, 40, 39), running(2, Priority::kAsync, 1, 300, 0),
+               running(3, Priority::kAsync, 2, 20, 19)};
+  s.waiting = {waiting(4, Priority::kAsync, 3, 200)};
+  StepPlan plan = plan_step(s);
+  EXPECT_EQ(tokens_of(plan.chunks, 1), 1);
+  EXPECT_EQ(tokens_of(plan.chunks, 2), 48);  // capped
+  EXPECT_EQ(tokens_of(plan.chunks, 3), 1);   // decodes pass
+  ASSERT_EQ(plan.admitted.size(), 1u);
+  EXPECT_EQ(plan.admitted[0].n_tokens, 48);
+  // Interactive prefill is never capped.
+  s.running = {running(5, Priority::kInteractive, 0, 300, 0)};
+  s.waiting.clear();
+  plan = plan_step(s);
+  EXPECT_EQ(tokens_of(plan.chunks, 5), 256);
+  // Without yielding there is no cap.
+  s.async_yields_to_prefill = false;
+  s.running = {running(2, Priority::kAsync, 1, 300, 0)};
+  plan = plan_step(s);
+  EXPECT_EQ(tokens_of(plan.chunks, 2), 256);
+}
+
 TEST(SchedulePolicy, AsyncRunsWhenNoInteractivePrefillCanBePlanned) {
   // The waiting interactive request cannot start even with the async
   // sequence displaced (its one block must stay as the running interactive
