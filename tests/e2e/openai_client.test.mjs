@@ -4,6 +4,9 @@
 // expects exit code 0. Any failed check exits non-zero with its reason.
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const tether = process.argv[2];
 const model = process.argv[3] ?? 'demo';
@@ -12,16 +15,21 @@ if (!tether) {
   process.exit(2);
 }
 let OpenAI;
+let toFile;
 try {
-  OpenAI = (await import('openai')).default;
+  ({ default: OpenAI, toFile } = await import('openai'));
 } catch {
   // `make test` installs it (scripts/install-deps.sh: npm ci in tests/e2e).
   console.log('skipped: the openai npm package is not installed in tests/e2e (run npm ci there)');
   process.exit(77);
 }
 
+// The async job store lives in a directory of this run's own.
+const storeDir = mkdtempSync(join(tmpdir(), 'tether-e2e-'));
+
 function startServer() {
-  const child = spawn(tether, ['serve', '--model', model, '--port', '0', '--api-key', 'sk-e2e'],
+  const child = spawn(tether, ['serve', '--model', model, '--port', '0', '--api-key', 'sk-e2e',
+                               '--store', `sqlite:${join(storeDir, 'jobs.db')}`],
                       { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -234,6 +242,43 @@ check('errors', async (client) => {
   await assert.rejects(bad.models.list(), (e) => e.status === 401);
 });
 
+check('batches: upload a JSONL file, create a batch, read its output file', async (client) => {
+  const lines = ['a', 'b', 'c'].map((id) => JSON.stringify({
+    custom_id: `req-${id}`, method: 'POST', url: '/v1/chat/completions',
+    body: { model, max_tokens: 4, messages: [{ role: 'user', content: `Say ${id}` }] },
+  }));
+  const file = await client.files.create({
+    file: await toFile(Buffer.from(lines.join('\n') + '\n'), 'requests.jsonl'), purpose: 'batch',
+  });
+  assert.equal(file.purpose, 'batch');
+  const created = await client.batches.create({
+    input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h',
+    metadata: { run: 'e2e' },
+  });
+  assert.equal(created.object, 'batch');
+  assert.equal(created.request_counts.total, 3);
+  let batch = created;
+  const deadline = Date.now() + 60000;
+  while (batch.status !== 'completed' && Date.now() < deadline) {
+    assert.ok(['validating', 'in_progress', 'finalizing'].includes(batch.status), batch.status);
+    await new Promise((r) => setTimeout(r, 100));
+    batch = await client.batches.retrieve(created.id);
+  }
+  assert.equal(batch.status, 'completed');
+  assert.equal(batch.request_counts.completed, 3);
+  assert.equal(batch.metadata.run, 'e2e');
+  const output = await (await client.files.content(batch.output_file_id)).text();
+  const results = output.trim().split('\n').map((line) => JSON.parse(line));
+  assert.deepEqual(results.map((r) => r.custom_id).sort(), ['req-a', 'req-b', 'req-c']);
+  for (const r of results) {
+    assert.equal(r.response.status_code, 200);
+    assert.equal(r.response.body.object, 'chat.completion');
+    assert.equal(r.response.body.usage.completion_tokens, 4);
+  }
+  const listed = await client.batches.list();
+  assert.ok(listed.data.some((b) => b.id === created.id));
+});
+
 // The server listens before its model is loaded; /ready says when it is.
 async function waitReady(url) {
   const deadline = Date.now() + 120000;
@@ -268,4 +313,5 @@ if (code !== 0) {
 } else {
   console.log('ok   server drained and exited 0 on SIGTERM');
 }
+rmSync(storeDir, { recursive: true, force: true });
 process.exit(failed === 0 ? 0 : 1);
