@@ -21,7 +21,7 @@
 #include <fmt/format.h>
 
 #include "cli/bench_agent_http.h"
-#include "cli/bench_serve_process.h"
+#include "cli/serve_process.h"
 #include "cli/bench_tokens.h"
 #include "common/error.h"
 #include "engine/gguf/gguf_file.h"

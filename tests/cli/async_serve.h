@@ -5,11 +5,7 @@
 // *_test.cpp): a tiny model made once, a `tether serve --config FILE` child
 // process, HTTP calls, polling and /metrics reading.
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -19,7 +15,6 @@
 #include <iostream>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -29,6 +24,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
+#include "cli/serve_process.h"
 #include "cli_runner.h"
 #include "http/test_server.h"
 #include "test_paths.h"
@@ -78,105 +74,36 @@ inline void write_text_file(const std::filesystem::path& path, const std::string
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-// A child `tether serve --config FILE [ARGS]`: stdout on a pipe (for the
-// listening line), stderr into a log file (printed by log()).
+// A child `tether serve --config FILE` (cli::ServeProcess: started and
+// listening once constructed), with what the tests add: waiting for /ready,
+// signals, exit codes, kill -9 and the log for failure messages.
 class ServeChild {
  public:
-  ServeChild(const std::filesystem::path& config, const std::filesystem::path& log_path,
-             std::vector<std::string> args = {})
-      : log_path_(log_path) {
-    int pipe_fds[2];
-    if (::pipe(pipe_fds) != 0) throw std::runtime_error("pipe failed");
-    const std::string binary = tether_binary().string();
-    std::vector<std::string> all = {binary, "serve", "--config", config.string()};
-    for (std::string& arg : args) all.push_back(std::move(arg));
-    std::vector<char*> argv;
-    for (std::string& arg : all) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(pipe_fds[1], STDOUT_FILENO);
-      ::close(pipe_fds[0]);
-      ::close(pipe_fds[1]);
-      const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (log_fd >= 0) ::dup2(log_fd, STDERR_FILENO);
-      ::execv(binary.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(pipe_fds[1]);
-    stdout_fd_ = pipe_fds[0];
-  }
-  ~ServeChild() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    if (stdout_fd_ >= 0) ::close(stdout_fd_);
-  }
-  ServeChild(const ServeChild&) = delete;
-  ServeChild& operator=(const ServeChild&) = delete;
+  ServeChild(const std::filesystem::path& config, const std::filesystem::path& log_path)
+      : process_(config, log_path, std::chrono::seconds(60), tether_binary()) {}
 
-  // Waits for "listening on http://127.0.0.1:PORT" and then for /ready
-  // (with `auth`, an Authorization header line); the port, or 0.
+  // Waits for /ready (with `auth`, an Authorization header line); the
+  // port, or 0.
   uint16_t wait_ready(std::chrono::milliseconds timeout = std::chrono::seconds(60), const std::string& auth = "") {
     const auto end = std::chrono::steady_clock::now() + timeout;
-    std::string text;
-    const std::regex pattern(R"(listening on http://127\.0\.0\.1:(\d+)\n)");
-    while (port_ == 0 && std::chrono::steady_clock::now() < end) {
-      pollfd p{stdout_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      char chunk[256];
-      const ssize_t n = ::read(stdout_fd_, chunk, sizeof chunk);
-      if (n <= 0) return 0;
-      text.append(chunk, static_cast<size_t>(n));
-      std::smatch match;
-      if (std::regex_search(text, match, pattern)) port_ = static_cast<uint16_t>(std::stoi(match[1]));
-    }
-    while (port_ != 0 && std::chrono::steady_clock::now() < end) {
-      const auto ready = raw_request(port_, get_request("/ready", auth));
-      if (ready && ready->status == 200) return port_;
+    while (std::chrono::steady_clock::now() < end) {
+      const auto ready = raw_request(port(), get_request("/ready", auth));
+      if (ready && ready->status == 200) return port();
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return 0;
   }
-  uint16_t port() const { return port_; }
-
-  void signal(int number) { ::kill(pid_, number); }
-
+  uint16_t port() const { return process_.port(); }
+  void signal(int number) { process_.send_signal(number); }
   // The exit code, or -1 on a signal or timeout.
-  int wait_exit(std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        reaped_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
+  int wait_exit(std::chrono::milliseconds timeout) { return process_.wait_exit(timeout); }
   // kill -9, reaped.
-  void kill_hard() {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    reaped_ = true;
-  }
-
-  // What the server wrote on stderr (for failure messages).
-  std::string log() const {
-    std::ifstream in(log_path_);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
+  void kill_hard() { process_.kill_now(); }
+  // What the server wrote (for failure messages).
+  std::string log() const { return process_.log_tail(size_t{1} << 20); }
 
  private:
-  std::filesystem::path log_path_;
-  pid_t pid_ = -1;
-  int stdout_fd_ = -1;
-  uint16_t port_ = 0;
-  bool reaped_ = false;
+  cli::ServeProcess process_;
 };
 
 // A request that must get an answer (throws when the connection fails).

@@ -1,4 +1,4 @@
-#include "cli/bench_serve_process.h"
+#include "cli/serve_process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -74,12 +74,7 @@ ServeProcess::ServeProcess(const std::filesystem::path& config_path, const std::
               log_tail());
 }
 
-ServeProcess::~ServeProcess() {
-  if (pid_ > 0 && !reaped_) {
-    ::kill(pid_, SIGKILL);
-    reap(true);
-  }
-}
+ServeProcess::~ServeProcess() { kill_now(); }
 
 bool ServeProcess::reap(bool block) {
   if (reaped_) return true;
@@ -95,15 +90,28 @@ bool ServeProcess::running() { return pid_ > 0 && !reap(false); }
 
 int ServeProcess::stop(std::chrono::milliseconds timeout) {
   if (pid_ <= 0 || reaped_) return exit_code_;
-  ::kill(pid_, SIGTERM);
+  send_signal(SIGTERM);
+  if (wait_exit(timeout) < 0 && !reaped_) kill_now();
+  return exit_code_;
+}
+
+void ServeProcess::send_signal(int signal_number) {
+  if (pid_ > 0 && !reaped_) ::kill(pid_, signal_number);
+}
+
+int ServeProcess::wait_exit(std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (reap(false)) return exit_code_;
+  while (!reap(false)) {
+    if (Clock::now() >= deadline) return -1;
     std::this_thread::sleep_for(10ms);
   }
+  return exit_code_;
+}
+
+void ServeProcess::kill_now() {
+  if (pid_ <= 0 || reaped_) return;
   ::kill(pid_, SIGKILL);
   reap(true);
-  return exit_code_;
 }
 
 std::string ServeProcess::log_tail(size_t bytes) const {

@@ -9,9 +9,9 @@
 
 namespace tether::cli {
 
-// `tether serve --config FILE` as a child process of a benchmark, so that
-// what is measured is the real server: its own process, its own threads,
-// the network between. The child's stdout and stderr go to `log_path`; it
+// `tether serve --config FILE` as a child process of a benchmark or a test,
+// so that what is measured or tested is the real server: its own process,
+// its own threads, the network between. The child's stdout and stderr go to `log_path`; it
 // dies with the benchmark (PR_SET_PDEATHSIG), and the destructor kills it
 // unless stop() reaped it.
 class ServeProcess {
@@ -32,6 +32,13 @@ class ServeProcess {
   // SIGTERM, then SIGKILL if it has not exited after `timeout`. Returns its
   // exit code, or -1 when a signal ended it. Idempotent.
   int stop(std::chrono::milliseconds timeout);
+  // Sends `signal_number` (no wait).
+  void send_signal(int signal_number);
+  // Waits up to `timeout` for the child to exit: its exit code, or -1 when a
+  // signal ended it or it still runs.
+  int wait_exit(std::chrono::milliseconds timeout);
+  // kill -9, and reaped.
+  void kill_now();
   // The last `bytes` of its log, for error messages.
   std::string log_tail(size_t bytes = 2000) const;
 
