@@ -10,5 +10,8 @@ tether serve on the demo model (seeded random weights: the text is gibberish, th
 Try, from another terminal:
   curl -s http://127.0.0.1:${port}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model": "demo", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 16}'
+Async (queued in tether-jobs.db, answered 202 with a job id to poll at /v1/jobs/ID):
+  curl -s http://127.0.0.1:${port}/v1/chat/completions -H 'x-tether-async: true' \\
+    -d '{"model": "demo", "messages": [{"role": "user", "content": "Hello!"}], "max_tokens": 16}'
 MSG
 exec "$tether" serve --model demo --port "$port" --threads 2
