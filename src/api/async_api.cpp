@@ -102,28 +102,18 @@ struct JobPage {
 };
 JobPage list_page(store::JobStore& store, const std::string& tenant, std::optional<store::JobStatus> status,
                   std::string_view kind, int32_t limit, std::string after) {
-  // The store filters by status and tenant ("" there means every tenant);
-  // kind and the default tenant are filtered here, page by page.
-  constexpr int32_t kPageSize = 100;
-  constexpr int kMaxPages = 1000;
+  // One more than the page tells whether there are more.
+  store::JobFilter filter;
+  filter.status = status;
+  filter.tenant = tenant;
+  filter.kind = std::string(kind);
+  filter.limit = limit + 1;
+  filter.after = std::move(after);
   JobPage page;
-  for (int scanned = 0; scanned < kMaxPages; ++scanned) {
-    store::JobFilter filter;
-    filter.status = status;
-    filter.tenant = tenant;
-    filter.limit = kPageSize;
-    filter.after = after;
-    const std::vector<store::Job> jobs = store.list_jobs(filter);
-    for (const store::Job& job : jobs) {
-      if (job.tenant != tenant || (!kind.empty() && job.kind != kind)) continue;
-      if (static_cast<int32_t>(page.jobs.size()) == limit) {
-        page.has_more = true;
-        return page;
-      }
-      page.jobs.push_back(job);
-    }
-    if (static_cast<int32_t>(jobs.size()) < kPageSize) break;
-    after = jobs.back().id;
+  page.jobs = store.list_jobs(filter);
+  if (static_cast<int32_t>(page.jobs.size()) > limit) {
+    page.jobs.resize(static_cast<size_t>(limit));
+    page.has_more = true;
   }
   return page;
 }

@@ -146,7 +146,8 @@ struct StoredFile {
 
 struct JobFilter {
   std::optional<JobStatus> status;
-  std::string tenant;  // "" = all
+  std::optional<std::string> tenant;  // nullopt = every tenant ("" is the default tenant)
+  std::string kind;                   // "" = every kind
   int32_t limit = 100;
   std::string after;   // list jobs created before this job id (pagination), "" = from the newest;
                        // an unknown id lists nothing. Error(kInvalidArgument) for limit < 1.

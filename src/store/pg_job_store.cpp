@@ -360,13 +360,19 @@ std::vector<Job> PgJobStore::list_jobs(const JobFilter& filter) {
   if (filter.limit < 1) throw_error(ErrorCode::kInvalidArgument, "store: list limit {} is below 1", filter.limit);
   auto conn = pool_->acquire();
   std::string sql = kSelectJob +
-                    "WHERE ($1::text = '' OR j.status = $1::text) AND ($2::text = '' OR j.tenant = $2::text) "
-                    "AND ($3::text = '' OR j.seq < (SELECT seq FROM tether_jobs WHERE id = $3::text)) "
-                    "ORDER BY j.seq DESC LIMIT $4::bigint";
+                    "WHERE ($1::text = '' OR j.status = $1::text) "
+                    "AND ($2::bigint = 0 OR j.tenant = $3::text) AND ($4::text = '' OR j.kind = $4::text) "
+                    "AND ($5::text = '' OR j.seq < (SELECT seq FROM tether_jobs WHERE id = $5::text)) "
+                    "ORDER BY j.seq DESC LIMIT $6::bigint";
   std::string status = filter.status ? std::string(job_status_name(*filter.status)) : "";
   PgResult result = conn->exec("list jobs", sql.c_str(),
-                               PgParams().text(status).text(filter.tenant).text(filter.after).int64(
-                                   std::max<int32_t>(filter.limit, 0)));
+                               PgParams()
+                                   .text(status)
+                                   .int64(filter.tenant.has_value() ? 1 : 0)
+                                   .text(filter.tenant.value_or(std::string()))
+                                   .text(filter.kind)
+                                   .text(filter.after)
+                                   .int64(std::max<int32_t>(filter.limit, 0)));
   std::vector<Job> jobs;
   for (int row = 0; row < result.rows(); ++row) jobs.push_back(read_job(result, row));
   return jobs;

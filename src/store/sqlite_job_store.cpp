@@ -413,11 +413,12 @@ std::vector<Job> SqliteJobStore::list_jobs(const JobFilter& filter) {
   std::lock_guard lock(mutex_);
   // An unknown `after` id matches no seq: the list is empty.
   auto st = statements_->use(fmt::format(
-      "SELECT {} FROM jobs WHERE (?1 = '' OR status = ?1) AND (?2 = '' OR tenant = ?2) "
-      "AND (?3 = '' OR seq < (SELECT seq FROM jobs WHERE id = ?3)) ORDER BY seq DESC LIMIT ?4",
+      "SELECT {} FROM jobs WHERE (?1 = '' OR status = ?1) AND (?2 = 0 OR tenant = ?3) AND (?4 = '' OR kind = ?4) "
+      "AND (?5 = '' OR seq < (SELECT seq FROM jobs WHERE id = ?5)) ORDER BY seq DESC LIMIT ?6",
       kJobColumns));
-  st->bind_all(filter.status ? job_status_name(*filter.status) : std::string_view(), filter.tenant, filter.after,
-               filter.limit);
+  st->bind_all(filter.status ? job_status_name(*filter.status) : std::string_view(),
+               int64_t{filter.tenant.has_value() ? 1 : 0}, filter.tenant.value_or(std::string()), filter.kind,
+               filter.after, filter.limit);
   std::vector<Job> jobs;
   while (st->step()) jobs.push_back(read_job(*st));
   return jobs;

@@ -283,6 +283,38 @@ TEST_P(JobStoreContract, ListJobsNewestFirstWithFiltersAndPages) {
   EXPECT_THROW(store_->list_jobs(page), Error);
 }
 
+TEST_P(JobStoreContract, ListJobsByKindAndTheDefaultTenant) {
+  NewJob batch = make_job(1);
+  batch.kind = "batch";
+  NewJob single = make_job(1);
+  single.kind = "single";
+  NewJob other_tenant = make_job(1);
+  other_tenant.kind = "batch";
+  other_tenant.tenant = "acme";
+  const std::string batch_id = submit(batch).id;
+  const std::string single_id = submit(single).id;
+  const std::string acme_id = submit(other_tenant).id;
+
+  JobFilter batches;
+  batches.kind = "batch";
+  auto listed = store_->list_jobs(batches);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].id, acme_id);
+  EXPECT_EQ(listed[1].id, batch_id);
+
+  JobFilter default_tenant;
+  default_tenant.tenant = "";  // the default tenant, not every tenant
+  listed = store_->list_jobs(default_tenant);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].id, single_id);
+  EXPECT_EQ(listed[1].id, batch_id);
+
+  default_tenant.kind = "batch";
+  listed = store_->list_jobs(default_tenant);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id, batch_id);
+}
+
 TEST_P(JobStoreContract, ClaimTakesOldestJobFirstThenIndex) {
   Job older = submit(make_job(3, "tiny", {"https://h.example/x"}));
   Job newer = submit(make_job(2));
