@@ -28,9 +28,11 @@ struct AsyncTenant {
 //     max_kv_use: 0.8                 # ... and while less of the KV pool than this is in use
 //     max_in_flight: 4                # async requests running at once
 //     yield_to_prefill: true          # async sequences sit out the engine steps in which
-//                                     #   interactive ones prefill (their TTFT stays as without)
-//     prefill_chunk: 64               # ... and prefill at most this many tokens a step, so an
-//                                     #   interactive request arriving mid-step waits little (0 = no cap)
+//                                     #   interactive ones prefill, and async prefill waits while
+//                                     #   interactive sequences run (async decodes go on)
+//     prefill_chunk: 32               # ... and async prefill takes at most this many tokens a
+//                                     #   step, so an interactive request arriving mid-step waits
+//                                     #   little (0 = no cap)
 //     lease_ms: 30000                 # a claimed item's lease (renewed while it runs)
 //     poll_interval_ms: 200
 //     max_attempts: 3                 # runs of an item that end in a server error
@@ -55,7 +57,7 @@ struct AsyncConfig {
   double max_kv_use = 0.8;
   int32_t max_in_flight = 4;
   bool yield_to_prefill = true;
-  int32_t prefill_chunk = 64;
+  int32_t prefill_chunk = 32;
   int64_t lease_ms = 30'000;
   int64_t poll_interval_ms = 200;
   int32_t max_attempts = 3;

@@ -29,9 +29,9 @@ struct EngineOptions {
   // Async sequences sit out the steps in which interactive ones prefill
   // (SchedulerSnapshot::async_yields_to_prefill).
   bool async_yields_to_prefill = true;
-  // With it, async prefill chunks are at most this many tokens a step
-  // (SchedulerSnapshot::async_prefill_chunk; 0 = no cap).
-  int32_t async_prefill_chunk = 64;
+  // With it, async prefill takes at most this many tokens a step, all async
+  // sequences together (SchedulerSnapshot::async_prefill_chunk; 0 = no cap).
+  int32_t async_prefill_chunk = 32;
   int threads = 2;  // compute threads (the engine owns a ThreadPool); 0 = one per core
   // Persistent prefix cache: when set (and prefix_caching is on), computed
   // blocks are saved under this directory as their sequences finish or are

@@ -1,6 +1,7 @@
 #include "sched/schedule_policy.h"
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 
 #include <fmt/format.h>
@@ -32,11 +33,17 @@ class Planner {
   Planner(const SchedulerSnapshot& snapshot, bool async_sits_out)
       : snapshot_(snapshot),
         async_sits_out_(async_sits_out),
+        async_prefill_left_(snapshot.async_yields_to_prefill && snapshot.async_prefill_chunk > 0
+                                ? snapshot.async_prefill_chunk
+                                : std::numeric_limits<int32_t>::max()),
         block_tokens_(std::max(snapshot.block_tokens, 1)),
         free_(snapshot.free_blocks),
         budget_(std::max(snapshot.step_token_budget, 0)) {
     slots_.reserve(snapshot.running.size());
-    for (const SequenceView& view : snapshot.running) slots_.push_back({.view = &view});
+    for (const SequenceView& view : snapshot.running) {
+      slots_.push_back({.view = &view});
+      interactive_runs_ = interactive_runs_ || view.priority == Priority::kInteractive;
+    }
     // Rank order: index 0 is served first, the last one is preempted first.
     std::sort(slots_.begin(), slots_.end(), [](const RunningSlot& a, const RunningSlot& b) {
       return ranks_before(*a.view, *b.view);
@@ -69,11 +76,20 @@ class Planner {
   bool planned_prefill() const { return planned_prefill_; }
 
  private:
-  // An async prefill chunk under the snapshot's cap (decodes, one token, pass).
+  // Async prefill waits while an interactive sequence runs (it would stretch
+  // that sequence's decode steps); async decodes go on.
+  bool async_prefill_waits(const SequenceView& view) const {
+    return snapshot_.async_yields_to_prefill && interactive_runs_ && view.priority == Priority::kAsync;
+  }
+
+  // An async prefill chunk within what is left of the step's async prefill
+  // budget (async_prefill_chunk tokens a step, all async sequences together).
   int32_t capped(const SequenceView& view, int32_t n_tokens) const {
-    const int32_t cap = snapshot_.async_prefill_chunk;
-    if (!snapshot_.async_yields_to_prefill || cap <= 0 || view.priority != Priority::kAsync) return n_tokens;
-    return std::min(n_tokens, std::max(cap, 1));
+    if (view.priority != Priority::kAsync) return n_tokens;
+    return std::min(n_tokens, async_prefill_left_);
+  }
+  void take_async_prefill(const SequenceView& view, int32_t n_tokens) {
+    if (view.priority == Priority::kAsync) async_prefill_left_ -= n_tokens;
   }
 
   int32_t remaining(size_t slot_idx) const {
@@ -125,11 +141,13 @@ class Planner {
     const SequenceView& view = *slot.view;
     if (async_sits_out_ && view.priority == Priority::kAsync) return;
     const bool prefill = remaining(slot_idx) > 1;
+    if (prefill && async_prefill_waits(view)) return;
     int32_t n_tokens = 0;
     int32_t needed = 0;
     while (true) {
       // A victim's tokens return to the budget, so the chunk is re-sized.
-      n_tokens = capped(view, std::min(remaining(slot_idx), budget_));
+      n_tokens = std::min(remaining(slot_idx), budget_);
+      if (prefill) n_tokens = capped(view, n_tokens);
       needed = blocks_for(view, n_tokens);
       if (needed <= free_) break;
       const std::optional<size_t> victim = victim_below(slot_idx);
@@ -156,6 +174,7 @@ class Planner {
     slot.scheduled = true;
     order_.push_back(slot_idx);
     planned_prefill_ = planned_prefill_ || prefill;
+    if (prefill) take_async_prefill(view, n_tokens);
   }
 
   void admit_waiting() {
@@ -170,6 +189,7 @@ class Planner {
       if (budget_ == 0) break;
       // Ranked after every interactive sequence: none of the rest goes in.
       if (async_sits_out_ && view->priority == Priority::kAsync) break;
+      if (async_prefill_waits(*view)) break;
       if (view->waiting_for_prefix) continue;
       const int32_t cached = std::clamp(view->cached_tokens, 0, std::max(view->n_tokens - 1, 0));
       const int32_t cached_blocks = cached / block_tokens_;
@@ -212,6 +232,7 @@ class Planner {
       budget_ -= n_tokens;
       ++running;
       plan_.admitted.push_back({view->id, n_tokens});
+      take_async_prefill(*view, n_tokens);
       planned_prefill_ = true;
       plan_.planned_tokens += n_tokens;
       plan_.planned_blocks += needed;
@@ -220,6 +241,8 @@ class Planner {
 
   const SchedulerSnapshot& snapshot_;
   bool async_sits_out_;
+  bool interactive_runs_ = false;
+  int32_t async_prefill_left_;
   bool planned_prefill_ = false;
   int32_t block_tokens_;
   int32_t free_;

@@ -39,9 +39,9 @@ struct SchedulerSnapshot {
   // Async sequences sit out the steps in which interactive ones prefill
   // (see plan_step()).
   bool async_yields_to_prefill = true;
-  // With async_yields_to_prefill: an async sequence prefills at most this
-  // many tokens a step (0 = no cap), so an interactive request arriving
-  // while such a step computes waits for a short step only.
+  // With async_yields_to_prefill: async sequences prefill at most this many
+  // tokens a step, all together (0 = no cap), so an interactive request
+  // arriving while such a step computes waits for a short step only.
   int32_t async_prefill_chunk = 0;
   std::vector<SequenceView> running;
   std::vector<SequenceView> waiting;
@@ -95,8 +95,10 @@ struct StepPlan {
 //    work makes it and the interactive TTFT does not grow with an async
 //    backlog. Should no interactive prefill fit that way, the step is
 //    planned as without the option (async work never stalls for nothing).
-//    Async prefill chunks (running or admitted) are then also capped at
-//    async_prefill_chunk tokens.
+//    With the option, async prefill (chunks and admissions) also waits
+//    while any interactive sequence runs (it would stretch that sequence's
+//    decode steps; async decodes go on), and takes at most
+//    async_prefill_chunk tokens a step, all async sequences together.
 StepPlan plan_step(const SchedulerSnapshot& snapshot);
 
 // What submit() answers, decided from the queue and the request's size.

@@ -347,31 +347,40 @@ TEST(SchedulePolicy, AsyncSequencesSitOutWhileAnInteractiveOneIsAdmitted) {
   EXPECT_EQ(plan.admitted[0].n_tokens, 100);
 }
 
-TEST(SchedulePolicy, AsyncPrefillsBesideInteractiveDecodes) {
+TEST(SchedulePolicy, AsyncPrefillWaitsWhileAnInteractiveSequenceRuns) {
+  // Its chunks would stretch the interactive decode steps; async decodes go on.
   SchedulerSnapshot s = snapshot(100, 60);
-  s.running = {running(1, Priority::kInteractive, 0, 40, 39), running(2, Priority::kAsync, 1, 300, 0)};
-  const StepPlan plan = plan_step(s);
-  EXPECT_EQ(tokens_of(plan.chunks, 1), 1);
-  EXPECT_EQ(tokens_of(plan.chunks, 2), 255);
-}
-
-TEST(SchedulePolicy, AsyncPrefillChunksAreCappedWhileYielding) {
-  SchedulerSnapshot s = snapshot(100, 60);
-  s.async_prefill_chunk = 48;
   s.running = {running(1, Priority::kInteractive, 0, 40, 39), running(2, Priority::kAsync, 1, 300, 0),
                running(3, Priority::kAsync, 2, 20, 19)};
   s.waiting = {waiting(4, Priority::kAsync, 3, 200)};
   StepPlan plan = plan_step(s);
   EXPECT_EQ(tokens_of(plan.chunks, 1), 1);
-  EXPECT_EQ(tokens_of(plan.chunks, 2), 48);  // capped
-  EXPECT_EQ(tokens_of(plan.chunks, 3), 1);   // decodes pass
-  ASSERT_EQ(plan.admitted.size(), 1u);
-  EXPECT_EQ(plan.admitted[0].n_tokens, 48);
-  // Interactive prefill is never capped.
-  s.running = {running(5, Priority::kInteractive, 0, 300, 0)};
+  EXPECT_EQ(tokens_of(plan.chunks, 2), 0);
+  EXPECT_EQ(tokens_of(plan.chunks, 3), 1);
+  EXPECT_TRUE(plan.admitted.empty());
+  // Without yielding, async prefills beside interactive decodes.
+  s.async_yields_to_prefill = false;
   s.waiting.clear();
   plan = plan_step(s);
-  EXPECT_EQ(tokens_of(plan.chunks, 5), 256);
+  EXPECT_EQ(tokens_of(plan.chunks, 2), 254);
+}
+
+TEST(SchedulePolicy, AsyncPrefillSharesOneCapPerStep) {
+  SchedulerSnapshot s = snapshot(100, 60);
+  s.async_prefill_chunk = 48;
+  s.running = {running(2, Priority::kAsync, 1, 300, 0), running(3, Priority::kAsync, 2, 20, 19),
+               running(5, Priority::kAsync, 3, 100, 80)};
+  s.waiting = {waiting(4, Priority::kAsync, 4, 200)};
+  StepPlan plan = plan_step(s);
+  EXPECT_EQ(tokens_of(plan.chunks, 3), 1);   // a decode passes
+  EXPECT_EQ(tokens_of(plan.chunks, 2), 48);  // the step's whole async prefill
+  EXPECT_EQ(tokens_of(plan.chunks, 5), 0);
+  EXPECT_TRUE(plan.admitted.empty());
+  // Interactive prefill is never capped.
+  s.running = {running(6, Priority::kInteractive, 0, 300, 0)};
+  s.waiting.clear();
+  plan = plan_step(s);
+  EXPECT_EQ(tokens_of(plan.chunks, 6), 256);
   // Without yielding there is no cap.
   s.async_yields_to_prefill = false;
   s.running = {running(2, Priority::kAsync, 1, 300, 0)};
