@@ -6,18 +6,11 @@
 #include <boost/json/value.hpp>
 #include <fmt/format.h>
 
+#include "router/upstream.h"
+
 namespace tether::jobs {
 
 namespace {
-
-int64_t count_at(const boost::json::object& object, std::string_view key) {
-  const boost::json::value* value = object.if_contains(key);
-  if (value == nullptr) return 0;
-  if (value->is_int64()) return value->as_int64();
-  if (value->is_uint64()) return static_cast<int64_t>(value->as_uint64());
-  if (value->is_double()) return static_cast<int64_t>(value->as_double());
-  return 0;
-}
 
 const boost::json::object* object_at(const boost::json::object& object, std::string_view key) {
   const boost::json::value* value = object.if_contains(key);
@@ -66,21 +59,11 @@ std::string describe(const api::InvokeResult& result) {
 }  // namespace
 
 TokenUsage usage_of(std::string_view body) {
-  TokenUsage usage;
   boost::system::error_code ec;
   const boost::json::value parsed = boost::json::parse(body, ec);
-  if (ec || !parsed.is_object()) return usage;
-  const boost::json::object* holder = object_at(parsed.as_object(), "usage");
-  if (holder == nullptr) {
-    if (const boost::json::object* result = object_at(parsed.as_object(), "result")) holder = object_at(*result, "usage");
-  }
-  if (holder == nullptr) return usage;
-  usage.prompt_tokens = count_at(*holder, "prompt_tokens");
-  usage.completion_tokens = count_at(*holder, "completion_tokens");
-  if (const boost::json::object* details = object_at(*holder, "prompt_tokens_details")) {
-    usage.cached_tokens = count_at(*details, "cached_tokens");
-  }
-  return usage;
+  if (ec) return {};
+  const router::RelayedUsage found = router::usage_of(parsed);
+  return {found.prompt_tokens.value_or(0), found.completion_tokens.value_or(0), found.cached_tokens.value_or(0)};
 }
 
 ItemDecision decide_item_outcome(const api::InvokeResult& result, int32_t attempt, int32_t max_attempts) {

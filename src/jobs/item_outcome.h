@@ -8,10 +8,9 @@
 
 namespace tether::jobs {
 
-// Tokens an answer reports: OpenAI's `usage` (prompt_tokens,
-// completion_tokens, prompt_tokens_details.cached_tokens) at the top of the
-// body, or inside Workers AI's `result`. Zeros for what is missing or a body
-// that is not JSON.
+// Tokens an answer reports (read by router::usage_of: OpenAI's `usage` at
+// the top of the body, or inside Workers AI's `result`). Zeros for what is
+// missing or a body that is not JSON.
 struct TokenUsage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;

@@ -128,6 +128,9 @@ RelayedUsage usage_of(const boost::json::value& answer) {
       usage.cached_tokens = cached->as_int64();
     }
   }
+  if (const auto* completion = counts.if_contains("completion_tokens"); completion && completion->is_int64()) {
+    usage.completion_tokens = completion->as_int64();
+  }
   if (usage.prompt_tokens && !usage.cached_tokens) usage.cached_tokens = 0;
   return usage;
 }

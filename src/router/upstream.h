@@ -102,7 +102,7 @@ class Upstream {
 // Usage from an OpenAI or Workers AI answer object ("usage", or
 // "result.usage"): prompt tokens and cached prompt tokens, where present.
 struct RelayedUsage {
-  std::optional<int64_t> prompt_tokens, cached_tokens;
+  std::optional<int64_t> prompt_tokens, cached_tokens, completion_tokens;
 };
 RelayedUsage usage_of(const boost::json::value& answer);
 

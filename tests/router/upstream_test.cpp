@@ -366,9 +366,10 @@ TEST(UpstreamTest, BasePathsAndUrlMistakes) {
 
 TEST(UpstreamTest, UsageFromEitherDialect) {
   const RelayedUsage openai = usage_of(boost::json::parse(
-      R"({"usage":{"prompt_tokens":12,"prompt_tokens_details":{"cached_tokens":8}}})"));
+      R"({"usage":{"prompt_tokens":12,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":8}}})"));
   EXPECT_EQ(openai.prompt_tokens, 12);
   EXPECT_EQ(openai.cached_tokens, 8);
+  EXPECT_EQ(openai.completion_tokens, 3);
   const RelayedUsage workers = usage_of(boost::json::parse(R"({"result":{"usage":{"prompt_tokens":5}}})"));
   EXPECT_EQ(workers.prompt_tokens, 5);
   EXPECT_EQ(workers.cached_tokens, 0);
