@@ -149,8 +149,13 @@ std::shared_ptr<ModelRoute> ApiService::find_route(const std::string& name) cons
   for (const auto& route : loaded) {
     if (route->answers_to(name)) return route;
   }
-  throw http::HttpError(400, fmt::format("the model '{}' does not exist; GET /v1/models lists the served models", name),
-                        "invalid_request_error", "model", "model_not_found");
+  throw model_not_found(name);
+}
+
+http::HttpError model_not_found(const std::string& name) {
+  return http::HttpError(400,
+                         fmt::format("the model '{}' does not exist; GET /v1/models lists the served models", name),
+                         "invalid_request_error", "model", "model_not_found");
 }
 
 void ApiService::register_routes(http::Router& router) {

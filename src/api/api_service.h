@@ -78,4 +78,7 @@ class ApiService {
   std::atomic<AsyncApi*> async_{nullptr};
 };
 
+// 400 model_not_found for a name no route answers to.
+http::HttpError model_not_found(const std::string& name);
+
 }  // namespace tether::api

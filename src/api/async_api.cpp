@@ -160,8 +160,7 @@ std::string AsyncApi::tenant(const http::Request& request) const {
 
 void AsyncApi::check_model(const std::string& model) const {
   if (!options_.model_exists || options_.model_exists(model)) return;
-  throw http::HttpError(400, fmt::format("the model '{}' does not exist; GET /v1/models lists the served models", model),
-                        "invalid_request_error", "model", "model_not_found");
+  throw model_not_found(model);
 }
 
 std::vector<std::string> AsyncApi::webhooks(const http::Request& request, const std::string& body_url) const {
@@ -187,7 +186,7 @@ std::vector<std::string> AsyncApi::webhooks(const http::Request& request, const 
   return out;
 }
 
-boost::asio::awaitable<store::JobStore::Submitted> AsyncApi::submit(const http::Exchange& exchange,
+boost::asio::awaitable<store::JobStore::Submitted> AsyncApi::submit(http::Exchange& exchange,
                                                                      store::NewJob job, int64_t window_ms) {
   job.tenant = tenant(exchange.request());
   if (options_.tenant_webhooks) {
@@ -221,7 +220,11 @@ boost::asio::awaitable<store::JobStore::Submitted> AsyncApi::submit(const http::
                                       submitted.job.id),
                           "invalid_request_error", "Idempotency-Key", "idempotency_key_reused");
   }
-  if (!submitted.existing && options_.on_submitted) options_.on_submitted();
+  if (submitted.existing) {
+    exchange.add_response_header("idempotent-replayed", "true");
+  } else if (options_.on_submitted) {
+    options_.on_submitted();
+  }
   co_return submitted;
 }
 
@@ -232,6 +235,14 @@ boost::asio::awaitable<std::optional<store::Job>> AsyncApi::own_job(const http::
     co_return std::nullopt;
   }
   co_return job;
+}
+
+boost::asio::awaitable<std::optional<store::StoredFile>> AsyncApi::own_file(const http::Exchange& exchange,
+                                                                           const std::string& id) {
+  std::optional<store::StoredFile> file =
+      co_await store::run_blocking(pool_, [this, key = &id] { return store_.get_file(*key); });
+  if (!file || file->tenant != tenant(exchange.request())) co_return std::nullopt;
+  co_return file;
 }
 
 // Workers AI ---------------------------------------------------------------
@@ -307,7 +318,6 @@ boost::asio::awaitable<void> AsyncApi::serve_workers_ai(http::Exchange& exchange
   job.webhook_urls = webhooks(exchange.request(), batch.webhook_url);
   job.items = std::move(batch.items);
   const store::JobStore::Submitted submitted = co_await submit(exchange, std::move(job), options_.default_completion_window.count());
-  if (submitted.existing) exchange.add_response_header("idempotent-replayed", "true");
   co_await exchange.respond_json(200, workers_ai_status_json(submitted.job));
 }
 
@@ -330,7 +340,6 @@ boost::asio::awaitable<void> AsyncApi::submit_single(http::Exchange& exchange, s
   item.request = boost::json::serialize(body);
   job.items.push_back(std::move(item));
   const store::JobStore::Submitted submitted = co_await submit(exchange, std::move(job), options_.default_completion_window.count());
-  if (submitted.existing) exchange.add_response_header("idempotent-replayed", "true");
   exchange.add_response_header("location", "/v1/jobs/" + submitted.job.id);
   co_await exchange.respond_json(202, job_json(submitted.job, nullptr));
 }
@@ -435,8 +444,8 @@ boost::asio::awaitable<void> AsyncApi::get_file(http::Exchange& exchange, bool c
     }
     co_return;
   }
-  std::optional<store::StoredFile> file = co_await store::run_blocking(pool_, [this, key = &id] { return store_.get_file(*key); });
-  if (!file || file->tenant != tenant(exchange.request())) throw not_found("file", id);
+  std::optional<store::StoredFile> file = co_await own_file(exchange, id);
+  if (!file) throw not_found("file", id);
   if (content) {
     co_await exchange.respond(200, std::move(file->content), "application/octet-stream");
   } else {
@@ -469,9 +478,8 @@ boost::asio::awaitable<void> AsyncApi::create_batch(http::Exchange& exchange) {
   job.webhook_urls = webhooks(exchange.request(), {});
 
   const std::string file_id = job.input_file_id;
-  std::optional<store::StoredFile> file =
-      co_await store::run_blocking(pool_, [this, key = &file_id] { return store_.get_file(*key); });
-  if (!file || file->tenant != tenant(exchange.request())) throw not_found("file", file_id);
+  std::optional<store::StoredFile> file = co_await own_file(exchange, file_id);
+  if (!file) throw not_found("file", file_id);
   if (file->purpose != "batch") {
     throw http::HttpError::bad_request(fmt::format("file '{}' was uploaded for purpose '{}', not 'batch'", file_id,
                                                    file->purpose),
@@ -485,7 +493,6 @@ boost::asio::awaitable<void> AsyncApi::create_batch(http::Exchange& exchange) {
   job.model = std::move(input.model);
   job.items = std::move(input.items);
   const store::JobStore::Submitted submitted = co_await submit(exchange, std::move(job), window_ms);
-  if (submitted.existing) exchange.add_response_header("idempotent-replayed", "true");
   co_await exchange.respond_json(200, batch_json(submitted.job));
 }
 

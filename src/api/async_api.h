@@ -77,11 +77,15 @@ class AsyncApi {
 
  private:
   // Commits `job` for the request's tenant and Idempotency-Key, with a
-  // deadline `window_ms` from now (0: none); wakes the dispatcher.
-  boost::asio::awaitable<store::JobStore::Submitted> submit(const http::Exchange& exchange, store::NewJob job,
+  // deadline `window_ms` from now (0: none); wakes the dispatcher. A replay
+  // of an earlier Idempotency-Key gets its job and "idempotent-replayed: true".
+  boost::asio::awaitable<store::JobStore::Submitted> submit(http::Exchange& exchange, store::NewJob job,
                                                             int64_t window_ms);
   boost::asio::awaitable<std::optional<store::Job>> own_job(const http::Exchange& exchange, const std::string& id,
                                                             std::string_view kind);
+  // The file, when it exists and is the request's tenant's.
+  boost::asio::awaitable<std::optional<store::StoredFile>> own_file(const http::Exchange& exchange,
+                                                                    const std::string& id);
   boost::asio::awaitable<void> upload_file(http::Exchange& exchange);
   boost::asio::awaitable<void> get_file(http::Exchange& exchange, bool content);
   boost::asio::awaitable<void> create_batch(http::Exchange& exchange);
