@@ -25,7 +25,7 @@ boost::json::value parse_stored(const std::string& text) {
   return value;
 }
 
-std::string item_id(const store::Item& item) { return fmt::format("{}/{}", item.job_id, item.index); }
+std::string item_id(const store::Item& item) { return store::item_ref(item.job_id, item.index); }
 
 // The "error" object of an item that did not succeed: from its error body
 // ({"error": {...}} as tether and OpenAI answer) when there is one.

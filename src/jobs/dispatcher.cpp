@@ -39,8 +39,6 @@ namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
-std::string item_key(const std::string& job_id, int32_t index) { return fmt::format("{}/{}", job_id, index); }
-
 void log_error(std::string_view what, const std::exception_ptr& failure) {
   std::string reason = "unknown error";
   try {
@@ -262,7 +260,7 @@ asio::awaitable<void> Dispatcher::Impl::fill() {
 
 void Dispatcher::Impl::launch(store::Claim claim, size_t model_idx) {
   auto flight = std::make_shared<InFlight>();
-  flight->key = item_key(claim.item.job_id, claim.item.index);
+  flight->key = store::item_ref(claim.item.job_id, claim.item.index);
   flight->claim = std::move(claim);
   flight->model_idx = model_idx;
   const uint64_t number = next_flight++;
@@ -352,7 +350,7 @@ asio::awaitable<bool> Dispatcher::Impl::write_complete(const store::Claim& claim
   } catch (...) {
     failure = std::current_exception();
   }
-  if (failure) log_error("completing " + item_key(claim.item.job_id, claim.item.index) + " failed", failure);
+  if (failure) log_error("completing " + store::item_ref(claim.item.job_id, claim.item.index) + " failed", failure);
   if (!failure && !written) count(&DispatcherStats::abandoned);  // another worker holds it now
   co_return written;
 }
@@ -368,7 +366,7 @@ asio::awaitable<bool> Dispatcher::Impl::write_release(const store::Claim& claim,
   } catch (...) {
     failure = std::current_exception();
   }
-  if (failure) log_error("releasing " + item_key(claim.item.job_id, claim.item.index) + " failed", failure);
+  if (failure) log_error("releasing " + store::item_ref(claim.item.job_id, claim.item.index) + " failed", failure);
   if (!failure && !written) count(&DispatcherStats::abandoned);
   co_return written;
 }

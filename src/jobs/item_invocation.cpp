@@ -53,7 +53,7 @@ ItemInvocation item_invocation(const store::Claim& claim) {
   }
   invocation.headers.emplace_back("content-type", "application/json");
   invocation.headers.emplace_back(std::string(api::kPriorityHeader), "async");
-  invocation.headers.emplace_back("x-request-id", fmt::format("{}/{}", claim.item.job_id, claim.item.index));
+  invocation.headers.emplace_back("x-request-id", store::item_ref(claim.item.job_id, claim.item.index));
   return invocation;
 }
 

@@ -56,6 +56,8 @@ bool starts_with_scheme(const std::string& url, std::string& scheme) {
 
 }  // namespace
 
+std::string item_ref(std::string_view job_id, int32_t index) { return fmt::format("{}/{}", job_id, index); }
+
 std::string_view job_status_name(JobStatus status) { return kStatusNames[static_cast<int>(status)]; }
 std::string_view item_status_name(ItemStatus status) { return kStatusNames[static_cast<int>(status)]; }
 

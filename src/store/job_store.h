@@ -36,6 +36,9 @@ bool is_terminal(ItemStatus status);
 JobStatus parse_job_status(std::string_view name);
 ItemStatus parse_item_status(std::string_view name);
 
+// An item's reference, "job_id/index": in Renewal, request ids and outputs.
+std::string item_ref(std::string_view job_id, int32_t index);
+
 struct NewItem {
   std::string custom_id;  // OpenAI custom_id / Workers AI external_reference (JSON text, "" = none)
   std::string request;    // the request body to run, JSON text

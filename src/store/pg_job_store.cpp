@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "store/job_rules.h"
 #include "store/store_ids.h"
 
 namespace tether::store {
@@ -119,14 +120,7 @@ Job read_job(const PgResult& result, int row) {
   job.endpoint = result.text(row, 4);
   job.tenant = result.text(row, 5);
   job.idempotency_key = result.text(row, 6);
-  boost::system::error_code ec;
-  boost::json::value urls = boost::json::parse(result.get(row, 7), ec);
-  if (ec || !urls.is_array()) {
-    throw_error(ErrorCode::kCorruptData, "postgres: job {} has malformed webhook_urls", job.id);
-  }
-  for (const auto& url : urls.as_array()) {
-    if (url.is_string()) job.webhook_urls.emplace_back(url.as_string());
-  }
+  job.webhook_urls = decode_string_list(result.get(row, 7), fmt::format("the webhook_urls of job {}", job.id));
   job.status = parse_job_status(result.get(row, 8));
   job.cancel_requested = result.boolean(row, 9);
   job.created_ms = result.int64(row, 10);
@@ -191,28 +185,6 @@ Delivery read_delivery(const PgResult& result, int row) {
   delivery.last_error = result.text(row, 10);
   delivery.created_ms = result.int64(row, 11);
   return delivery;
-}
-
-std::string json_string_array(const std::vector<std::string>& values) {
-  boost::json::array array;
-  for (const auto& value : values) array.emplace_back(value);
-  return boost::json::serialize(array);
-}
-
-std::string item_key(std::string_view job_id, int32_t index) { return fmt::format("{}/{}", job_id, index); }
-
-// The status a job ends in once none of its items is unfinished.
-// Cancelled when asked; expired when its deadline cut it short; succeeded
-// when any item did; failed otherwise.
-JobStatus terminal_status(bool cancel_requested, const JobCounts& counts) {
-  if (cancel_requested) return JobStatus::kCancelled;
-  if (counts.expired > 0) return JobStatus::kExpired;
-  if (counts.succeeded > 0) return JobStatus::kSucceeded;
-  return JobStatus::kFailed;
-}
-
-void check_lease(int64_t lease_ms) {
-  if (lease_ms <= 0) throw_error(ErrorCode::kInvalidArgument, "store: lease of {} ms", lease_ms);
 }
 
 void require_delivery(PgConnection& conn, const std::string& event_id, const std::string& url) {
@@ -300,14 +272,11 @@ void PgJobStore::write_event(PgConnection& conn, const Job& job, std::string_vie
 }
 
 PgJobStore::Submitted PgJobStore::submit(const NewJob& new_job) {
-  if (new_job.items.empty()) throw_error(ErrorCode::kInvalidArgument, "store: a job needs at least one item");
-  if (new_job.deadline_ms < 0) {
-    throw_error(ErrorCode::kInvalidArgument, "store: negative deadline {}", new_job.deadline_ms);
-  }
+  check_new_job(new_job);
   boost::json::array items;
   for (const auto& item : new_job.items) items.push_back(boost::json::array{item.custom_id, item.request});
   std::string items_json = boost::json::serialize(items);
-  std::string urls_json = json_string_array(new_job.webhook_urls);
+  std::string urls_json = encode_string_list(new_job.webhook_urls);
 
   return transact([&](PgConnection& conn) -> Submitted {
     int64_t now = now_ms();
@@ -357,7 +326,7 @@ std::optional<Job> PgJobStore::get_job(const std::string& job_id) {
 }
 
 std::vector<Job> PgJobStore::list_jobs(const JobFilter& filter) {
-  if (filter.limit < 1) throw_error(ErrorCode::kInvalidArgument, "store: list limit {} is below 1", filter.limit);
+  check_filter(filter);
   auto conn = pool_->acquire();
   std::string sql = kSelectJob +
                     "WHERE ($1::text = '' OR j.status = $1::text) "
@@ -392,11 +361,10 @@ std::vector<Item> PgJobStore::get_items(const std::string& job_id) {
 
 std::vector<Claim> PgJobStore::claim(const std::string& owner, const std::vector<std::string>& models,
                                      int32_t limit, int64_t lease_ms) {
-  if (limit < 0) throw_error(ErrorCode::kInvalidArgument, "store: claim limit {} is negative", limit);
-  check_lease(lease_ms);
-  if (owner.empty()) throw_error(ErrorCode::kInvalidArgument, "store: a claim needs an owner");
+  check_claim(limit, lease_ms);
+  check_owner(owner);
   if (limit == 0) return {};
-  std::string models_json = models.empty() ? "" : json_string_array(models);
+  std::string models_json = models.empty() ? "" : encode_string_list(models);
   static const std::string sql = fmt::format(
       "WITH picked AS ("
       "  SELECT i.job_seq, i.idx FROM tether_items i JOIN tether_jobs j ON j.seq = i.job_seq"
@@ -472,12 +440,12 @@ JobStore::Renewal PgJobStore::renew(const std::string& owner, const std::vector<
     std::set<std::string> held;
     Renewal out;
     for (int row = 0; row < result.rows(); ++row) {
-      std::string key = item_key(result.get(row, 0), static_cast<int32_t>(result.int64(row, 1)));
+      std::string key = item_ref(result.get(row, 0), static_cast<int32_t>(result.int64(row, 1)));
       if (result.boolean(row, 2)) out.cancelled.push_back(key);
       held.insert(std::move(key));
     }
     for (const auto& [job_id, index] : items) {
-      std::string key = item_key(job_id, index);
+      std::string key = item_ref(job_id, index);
       if (!held.contains(key)) out.lost.push_back(std::move(key));
     }
     return out;
@@ -500,15 +468,12 @@ void PgJobStore::finish_if_done(PgConnection& conn, int64_t job_seq, int64_t now
             PgParams().int64(job_seq).text(job_status_name(status)).int64(now));
   current.status = status;
   current.finished_ms = now;
-  write_event(conn, current, status == JobStatus::kSucceeded ? "succeeded" : "failed", now);
+  write_event(conn, current, terminal_event(status), now);
 }
 
 bool PgJobStore::complete(const std::string& owner, const std::string& job_id, int32_t index,
                           const ItemOutcome& outcome) {
-  if (outcome.status != ItemStatus::kSucceeded && outcome.status != ItemStatus::kFailed &&
-      outcome.status != ItemStatus::kCancelled) {
-    throw_error(ErrorCode::kInvalidArgument, "store: an item cannot complete as {}", item_status_name(outcome.status));
-  }
+  check_outcome(outcome);
   return transact([&](PgConnection& conn) {
     int64_t now = now_ms();
     PgResult result = conn.exec(
@@ -638,8 +603,7 @@ std::optional<Job> PgJobStore::cancel(const std::string& job_id) {
 }
 
 std::vector<Delivery> PgJobStore::claim_deliveries(const std::string& owner, int32_t limit, int64_t lease_ms) {
-  if (limit < 0) throw_error(ErrorCode::kInvalidArgument, "store: claim limit {} is negative", limit);
-  check_lease(lease_ms);
+  check_claim(limit, lease_ms);
   if (limit == 0) return {};
   static const std::string sql = fmt::format(
       "WITH picked AS (SELECT seq FROM tether_deliveries WHERE status = 'pending' "

@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include "common/error.h"
+#include "store/job_rules.h"
 #include "store/sqlite_schema.h"
 #include "store/store_ids.h"
 
@@ -41,24 +42,6 @@ const char* count_column(ItemStatus status) {
   throw Error(ErrorCode::kInternal, "store: item status out of range");
 }
 
-std::string encode_urls(const std::vector<std::string>& urls) {
-  boost::json::array array;
-  for (const auto& url : urls) array.emplace_back(url);
-  return boost::json::serialize(array);
-}
-
-std::vector<std::string> decode_urls(const std::string& text) {
-  boost::system::error_code ec;
-  auto value = boost::json::parse(text, ec);
-  if (ec || !value.is_array()) throw_error(ErrorCode::kCorruptData, "store: a job's webhook_urls is not a JSON array");
-  std::vector<std::string> urls;
-  for (const auto& url : value.as_array()) {
-    if (!url.is_string()) throw_error(ErrorCode::kCorruptData, "store: a job's webhook_urls holds a non-string");
-    urls.emplace_back(url.as_string());
-  }
-  return urls;
-}
-
 Job read_job(const SqliteStatement& row) {
   Job job;
   job.id = row.text(0);
@@ -67,7 +50,7 @@ Job read_job(const SqliteStatement& row) {
   job.endpoint = row.text(3);
   job.tenant = row.text(4);
   job.idempotency_key = row.text(5);
-  job.webhook_urls = decode_urls(row.text(6));
+  job.webhook_urls = decode_string_list(row.text(6), "a job's webhook_urls");
   job.metadata = row.text(7);
   job.input_file_id = row.text(8);
   job.status = parse_job_status(row.text(9));
@@ -125,8 +108,6 @@ Delivery read_delivery(const SqliteStatement& row) {
   delivery.created_ms = row.int64(10);
   return delivery;
 }
-
-std::string item_ref(const std::string& job_id, int32_t index) { return fmt::format("{}/{}", job_id, index); }
 
 }  // namespace
 
@@ -293,14 +274,7 @@ void SqliteJobStore::write_event(const Job& job, std::string_view event_type, in
 void SqliteJobStore::finish_if_done(int64_t job_seq, int64_t now) {
   auto job = load_job_by_seq(job_seq);
   if (!job || is_terminal(job->status) || job->counts.queued + job->counts.running > 0) return;
-  JobStatus status = JobStatus::kFailed;
-  if (job->cancel_requested) {
-    status = JobStatus::kCancelled;
-  } else if (job->counts.expired > 0) {
-    status = JobStatus::kExpired;
-  } else if (job->counts.succeeded > 0) {
-    status = JobStatus::kSucceeded;
-  }
+  const JobStatus status = terminal_status(job->cancel_requested, job->counts);
   {
     auto st = statements_->use("UPDATE jobs SET status = ?, finished_ms = ? WHERE seq = ?");
     st->bind_all(job_status_name(status), now, job_seq);
@@ -308,7 +282,7 @@ void SqliteJobStore::finish_if_done(int64_t job_seq, int64_t now) {
   }
   job->status = status;
   job->finished_ms = now;
-  write_event(*job, status == JobStatus::kSucceeded ? "succeeded" : "failed", now);
+  write_event(*job, terminal_event(status), now);
 }
 
 void SqliteJobStore::unlease(int64_t job_seq, int32_t index, bool undo_attempt, int64_t now) {
@@ -363,8 +337,7 @@ int32_t SqliteJobStore::expire_overdue_locked(int64_t now) {
 // ---- jobs ----
 
 JobStore::Submitted SqliteJobStore::submit(const NewJob& job) {
-  if (job.items.empty()) throw_error(ErrorCode::kInvalidArgument, "store: a job needs at least one item");
-  if (job.deadline_ms < 0) throw_error(ErrorCode::kInvalidArgument, "store: negative deadline {}", job.deadline_ms);
+  check_new_job(job);
   std::lock_guard lock(mutex_);
   int64_t now = now_ms();
   Transaction transaction(*this);
@@ -384,7 +357,7 @@ JobStore::Submitted SqliteJobStore::submit(const NewJob& job) {
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)");
     auto count = static_cast<int64_t>(job.items.size());
     st->bind_all(job_id, job.kind, job.model, job.endpoint, job.tenant, job.idempotency_key,
-                 encode_urls(job.webhook_urls), job.metadata, job.input_file_id, count, count, now, job.deadline_ms);
+                 encode_string_list(job.webhook_urls), job.metadata, job.input_file_id, count, count, now, job.deadline_ms);
     st->run();
     job_seq = sqlite3_last_insert_rowid(db_.get());
   }
@@ -409,7 +382,7 @@ std::optional<Job> SqliteJobStore::get_job(const std::string& job_id) {
 }
 
 std::vector<Job> SqliteJobStore::list_jobs(const JobFilter& filter) {
-  if (filter.limit < 1) throw_error(ErrorCode::kInvalidArgument, "store: list limit {} is below 1", filter.limit);
+  check_filter(filter);
   std::lock_guard lock(mutex_);
   // An unknown `after` id matches no seq: the list is empty.
   auto st = statements_->use(fmt::format(
@@ -438,9 +411,8 @@ std::vector<Item> SqliteJobStore::get_items(const std::string& job_id) {
 
 std::vector<Claim> SqliteJobStore::claim(const std::string& owner, const std::vector<std::string>& models,
                                          int32_t limit, int64_t lease_ms) {
-  if (limit < 0) throw_error(ErrorCode::kInvalidArgument, "store: claim limit {} is negative", limit);
-  if (lease_ms <= 0) throw_error(ErrorCode::kInvalidArgument, "store: lease of {} ms", lease_ms);
-  if (owner.empty()) throw_error(ErrorCode::kInvalidArgument, "store: a claim needs an owner");
+  check_claim(limit, lease_ms);
+  check_owner(owner);
   if (limit == 0) return {};
   std::lock_guard lock(mutex_);
   int64_t now = now_ms();
@@ -454,7 +426,7 @@ std::vector<Claim> SqliteJobStore::claim(const std::string& owner, const std::ve
         "WHERE i.status = 'queued' AND j.cancel_requested = 0 AND (j.deadline_ms = 0 OR j.deadline_ms > ?1) "
         "AND (?2 = '[]' OR j.model IN (SELECT value FROM json_each(?2))) "
         "ORDER BY i.job_seq, i.idx LIMIT ?3");
-    st->bind_all(now, encode_urls(models), limit);
+    st->bind_all(now, encode_string_list(models), limit);
     while (st->step()) picked.emplace_back(st->int64(0), static_cast<int32_t>(st->int64(1)));
   }
   int64_t lease_expires_ms = now + lease_ms;
@@ -506,7 +478,7 @@ std::vector<Claim> SqliteJobStore::claim(const std::string& owner, const std::ve
 
 JobStore::Renewal SqliteJobStore::renew(const std::string& owner,
                                         const std::vector<std::pair<std::string, int32_t>>& items, int64_t lease_ms) {
-  if (lease_ms <= 0) throw_error(ErrorCode::kInvalidArgument, "store: lease of {} ms", lease_ms);
+  check_lease(lease_ms);
   std::lock_guard lock(mutex_);
   int64_t now = now_ms();
   Transaction transaction(*this);
@@ -540,11 +512,7 @@ JobStore::Renewal SqliteJobStore::renew(const std::string& owner,
 
 bool SqliteJobStore::complete(const std::string& owner, const std::string& job_id, int32_t index,
                               const ItemOutcome& outcome) {
-  if (outcome.status != ItemStatus::kSucceeded && outcome.status != ItemStatus::kFailed &&
-      outcome.status != ItemStatus::kCancelled) {
-    throw_error(ErrorCode::kInvalidArgument, "store: an item cannot complete as {}",
-                item_status_name(outcome.status));
-  }
+  check_outcome(outcome);
   std::lock_guard lock(mutex_);
   int64_t now = now_ms();
   Transaction transaction(*this);
@@ -649,8 +617,7 @@ std::optional<Job> SqliteJobStore::cancel(const std::string& job_id) {
 // ---- webhook deliveries ----
 
 std::vector<Delivery> SqliteJobStore::claim_deliveries(const std::string& owner, int32_t limit, int64_t lease_ms) {
-  if (limit < 0) throw_error(ErrorCode::kInvalidArgument, "store: claim limit {} is negative", limit);
-  if (lease_ms <= 0) throw_error(ErrorCode::kInvalidArgument, "store: lease of {} ms", lease_ms);
+  check_claim(limit, lease_ms);
   if (limit == 0) return {};
   std::lock_guard lock(mutex_);
   int64_t now = now_ms();
