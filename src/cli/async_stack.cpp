@@ -112,8 +112,8 @@ std::string AsyncStack::tenant_of(const http::Request& request) const {
   return found;
 }
 
-bool AsyncStack::has_headroom(const api::ModelRoute& route, int32_t async_in_flight) const {
-  if (async_in_flight >= config_.max_in_flight) return false;
+bool AsyncStack::has_headroom(const api::ModelRoute& route) const {
+  // (The dispatcher bounds the items in flight by max_in_flight itself.)
   if (!route.local) return true;  // upstreams only: the in-flight bound is all we know
   // Pulled, not pushed: one more async sequence only while some replica runs
   // few interactive sequences and has KV room to spare.
@@ -142,9 +142,9 @@ void AsyncStack::start(const std::vector<std::shared_ptr<api::ModelRoute>>& rout
   options.lease_ms = config_.lease_ms;
   options.max_in_flight = config_.max_in_flight;
   options.max_attempts = config_.max_attempts;
-  auto gate = [this](const std::string& model, int32_t async_in_flight) {
+  auto gate = [this](const std::string& model, int32_t) {
     for (const auto& route : routes_) {
-      if (route->id == model) return has_headroom(*route, async_in_flight);
+      if (route->id == model) return has_headroom(*route);
     }
     return false;
   };

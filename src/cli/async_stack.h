@@ -53,7 +53,7 @@ class AsyncStack {
   const std::string& worker_id() const { return worker_id_; }
 
  private:
-  bool has_headroom(const api::ModelRoute& route, int32_t async_in_flight) const;
+  bool has_headroom(const api::ModelRoute& route) const;
   void register_metrics(metrics::Registry& registry);
   jobs::DispatcherStats dispatcher_stats() const;
 

@@ -14,4 +14,14 @@ std::string_view error_code_name(ErrorCode code) {
   return "unknown";
 }
 
+std::string describe_exception(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown failure";
+  }
+}
+
 }  // namespace tether

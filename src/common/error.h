@@ -1,5 +1,6 @@
 #pragma once
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@ enum class ErrorCode {
 };
 
 std::string_view error_code_name(ErrorCode code);
+
+// The message of a caught exception (what()), or "unknown failure" for one
+// that is no std::exception; for logs.
+std::string describe_exception(const std::exception_ptr& failure);
 
 // The one exception type for expected failures: untrusted input and the
 // environment. Messages are one line and say what was wrong and where.

@@ -534,13 +534,7 @@ class Server::Impl {
   }
 
   static void report_failure(std::string_view where, const std::exception_ptr& failure) {
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "tether: http %.*s: %s\n", static_cast<int>(where.size()), where.data(), e.what());
-    } catch (...) {
-      std::fprintf(stderr, "tether: http %.*s: unknown failure\n", static_cast<int>(where.size()), where.data());
-    }
+    std::fprintf(stderr, "%s\n", fmt::format("tether: http {}: {}", where, describe_exception(failure)).c_str());
   }
 
   ServerOptions options_;

@@ -40,14 +40,7 @@ namespace {
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 void log_error(std::string_view what, const std::exception_ptr& failure) {
-  std::string reason = "unknown error";
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& error) {
-    reason = error.what();
-  } catch (...) {
-  }
-  std::fprintf(stderr, "%s\n", fmt::format("tether: dispatcher: {}: {}", what, reason).c_str());
+  std::fprintf(stderr, "%s\n", fmt::format("tether: dispatcher: {}: {}", what, describe_exception(failure)).c_str());
 }
 
 }  // namespace

@@ -68,16 +68,6 @@ std::string describe_status(const http::ClientResponse& response) {
   return text;
 }
 
-std::string describe_failure(const std::exception_ptr& failure) {
-  try {
-    std::rethrow_exception(failure);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown failure";
-  }
-}
-
 void validate(const WebhookDelivererOptions& options) {
   if (options.owner.empty()) throw_error(ErrorCode::kInvalidArgument, "webhook deliverer: owner is empty");
   if (options.poll_interval.count() <= 0 || options.lease.count() <= 0 || options.request_timeout.count() <= 0) {
@@ -261,7 +251,7 @@ asio::awaitable<void> deliver(std::shared_ptr<State> state, store::Delivery deli
   if (failure) {
     std::string error = send->timed_out
                             ? fmt::format("no response within {} ms", state->options.request_timeout.count())
-                            : describe_failure(failure);
+                            : describe_exception(failure);
     co_await record_failure(state, std::move(delivery), std::move(error), false);
     co_return;
   }
@@ -279,7 +269,7 @@ void launch(const std::shared_ptr<State>& state, store::Delivery delivery) {
   state->task_begin();
   asio::co_spawn(state->strand, deliver(state, std::move(delivery)),
                  asio::bind_executor(state->strand, [state](const std::exception_ptr& failure) {
-                   if (failure) state->log("a delivery ended unexpectedly: " + describe_failure(failure));
+                   if (failure) state->log("a delivery ended unexpectedly: " + describe_exception(failure));
                    --state->in_flight;
                    if (state->waiting_for_room && !state->stopping) {
                      state->wake_pending = true;
@@ -341,7 +331,7 @@ void WebhookDeliverer::start() {
   std::shared_ptr<State> state = state_;
   asio::co_spawn(state->strand, poll_loop(state),
                  asio::bind_executor(state->strand, [state](const std::exception_ptr& failure) {
-                   if (failure) state->log("the polling loop ended unexpectedly: " + describe_failure(failure));
+                   if (failure) state->log("the polling loop ended unexpectedly: " + describe_exception(failure));
                    state->task_end();
                  }));
 }

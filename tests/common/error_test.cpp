@@ -16,5 +16,11 @@ TEST(ErrorTest, CarriesCodeAndFormattedMessage) {
   }
 }
 
+TEST(ErrorTest, DescribesACaughtException) {
+  EXPECT_EQ(describe_exception(std::make_exception_ptr(Error(ErrorCode::kIo, "disk gone"))), "disk gone");
+  EXPECT_EQ(describe_exception(std::make_exception_ptr(std::runtime_error("boom"))), "boom");
+  EXPECT_EQ(describe_exception(std::make_exception_ptr(42)), "unknown failure");
+}
+
 }  // namespace
 }  // namespace tether
