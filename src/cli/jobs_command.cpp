@@ -2,7 +2,6 @@
 // straight in its store (the same one `tether serve` uses).
 
 #include <ctime>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,19 +36,16 @@ struct JobsFailure {
 };
 
 std::unique_ptr<store::JobStore> open_store(const std::string& url) {
-  // A SQLite store that does not exist yet would be created empty: a typo
-  // in --store would then list nothing instead of saying so.
-  const bool is_postgres = url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
-  if (!is_postgres) {
-    const std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) {
-      throw JobsFailure{fmt::format("no job store at '{}' (pass the one `tether serve` uses with --store)", path)};
-    }
-  }
+  // Not created when missing: a typo in --store would then list nothing
+  // instead of saying so.
+  store::StoreOptions options;
+  options.create = false;
   try {
-    return store::open_job_store(url);
+    return store::open_job_store(url, std::move(options));
   } catch (const Error& error) {
+    if (error.code() == ErrorCode::kNotFound) {
+      throw JobsFailure{fmt::format("no job store at '{}' (pass the one `tether serve` uses with --store)", url)};
+    }
     throw JobsFailure{fmt::format("cannot open the job store '{}': {}", url, error.what())};
   }
 }

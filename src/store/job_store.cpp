@@ -118,7 +118,10 @@ std::unique_ptr<JobStore> open_job_store(const std::string& url, StoreOptions op
     path = url;
   }
   if (path.empty()) throw_error(ErrorCode::kInvalidArgument, "store: '{}' names no SQLite file", url);
-  if (path != ":memory:") {
+  if (path != ":memory:" && !options.create) {
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) throw_error(ErrorCode::kNotFound, "store: no SQLite store at '{}'", path);
+  } else if (path != ":memory:") {
     auto parent = std::filesystem::path(path).parent_path();
     std::error_code ec;
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);

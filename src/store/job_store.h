@@ -159,6 +159,9 @@ struct JobFilter {
 struct StoreOptions {
   // Injected for tests; unix milliseconds.
   std::function<int64_t()> clock;  // unset = the system clock
+  // false: a SQLite file that does not exist is Error(kNotFound), not a new
+  // empty store (a tool reading the store a server writes).
+  bool create = true;
 };
 
 class JobStore {

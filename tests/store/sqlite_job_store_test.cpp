@@ -89,6 +89,22 @@ TEST_F(SqliteJobStoreTest, OpenJobStoreAcceptsPathsAndSqliteUrls) {
   EXPECT_EQ(sqlite->journal_mode(), "wal");
 }
 
+TEST_F(SqliteJobStoreTest, WithoutCreateAMissingFileIsNotFoundAndNotMade) {
+  StoreOptions options;
+  options.create = false;
+  const auto missing = dir_ / "absent" / "jobs.db";
+  try {
+    open_job_store("sqlite:" + missing.string(), options);
+    FAIL() << "opened a store that does not exist";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  }
+  EXPECT_FALSE(std::filesystem::exists(missing.parent_path()));
+  const auto existing = dir_ / "jobs.db";
+  open_job_store(existing.string())->submit(one_item_job());
+  EXPECT_EQ(open_job_store(existing.string(), options)->list_jobs({}).size(), 1u);
+}
+
 TEST_F(SqliteJobStoreTest, OpenJobStoreRefusesOtherSchemes) {
   EXPECT_EQ(open_error("mysql://db.example/jobs"), ErrorCode::kInvalidArgument);
   EXPECT_NE(message_.find("mysql"), std::string::npos) << message_;
