@@ -12,6 +12,7 @@
 #include "api/async_views.h"
 #include "api/batch_input.h"
 #include "api/chat_request.h"
+#include "common/ascii.h"
 #include "http/http_error.h"
 #include "http/json_body.h"
 #include "http/multipart.h"
@@ -42,8 +43,7 @@ http::HttpError not_found(std::string_view what, std::string_view id) {
 }
 
 bool is_true(std::string_view text) {
-  std::string lowered(text);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return std::tolower(c); });
+  const std::string lowered = ascii_lower(text);
   return lowered == "true" || lowered == "1";
 }
 

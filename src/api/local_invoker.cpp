@@ -1,6 +1,5 @@
 #include "api/local_invoker.h"
 
-#include <cctype>
 #include <exception>
 #include <limits>
 #include <optional>
@@ -10,9 +9,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include "common/ascii.h"
 #include "api/chat_response.h"
 #include "http/http_error.h"
 
@@ -25,12 +24,6 @@
 namespace tether::api {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Keeps what the handler's exchange writes. The exchange itself stops
 // writing once the watch is gone.
@@ -86,7 +79,7 @@ std::optional<InvokeResult> parse_response(const std::string& bytes) {
   InvokeResult result;
   result.status = static_cast<int>(message.result_int());
   for (const auto& field : message) {
-    result.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+    result.headers.emplace_back(ascii_lower(field.name_string()), std::string(field.value()));
   }
   result.body = std::move(message.body());
   return result;
@@ -112,7 +105,7 @@ boost::asio::awaitable<InvokeResult> LocalInvoker::invoke(std::string method, st
   request.target = std::move(target);
   request.version = 11;
   request.peer = "local";
-  for (auto& [name, value] : headers) request.headers.emplace_back(lower(name), std::move(value));
+  for (auto& [name, value] : headers) request.headers.emplace_back(ascii_lower(name), std::move(value));
   request.body = std::move(body);
   const std::optional<std::string_view> id = request.header("x-request-id");
   request.request_id = id && !id->empty() ? std::string(*id) : random_id("local-");
@@ -120,27 +113,13 @@ boost::asio::awaitable<InvokeResult> LocalInvoker::invoke(std::string method, st
   std::optional<http::HttpError> early_error;
   std::string allow;
   const http::Handler* handler = nullptr;
-  auto url = boost::urls::parse_origin_form(request.target);
-  if (!url) {
-    early_error = http::HttpError::bad_request("malformed request target");
+  if (const std::optional<std::string> encoded_path = http::parse_target(request)) {
+    http::Router::Resolution resolution = router_.resolve(request, *encoded_path);
+    handler = resolution.handler;
+    early_error = std::move(resolution.error);
+    allow = std::move(resolution.allow);
   } else {
-    request.path = url->path();
-    for (const auto& param : url->params()) {
-      request.query.emplace_back(param.key, param.has_value ? param.value : std::string());
-    }
-    http::Router::Match match = router_.match(request.method, std::string(url->encoded_path()));
-    if (match.kind == http::Router::Match::Kind::kFound) {
-      handler = match.handler;
-      request.route = std::move(match.pattern);
-      request.path_params = std::move(match.params);
-    } else if (match.kind == http::Router::Match::Kind::kMethodNotAllowed) {
-      allow = std::move(match.allow);
-      early_error = http::HttpError(
-          405, fmt::format("method {} is not allowed on {}; allowed: {}", request.method, request.path, allow));
-    } else {
-      early_error = http::HttpError(404, fmt::format("no route for {} {}", request.method, request.path), {}, {},
-                                    "not_found");
-    }
+    early_error = http::HttpError::bad_request("malformed request target");
   }
 
   CaptureTransport transport;

@@ -1,11 +1,10 @@
 #include "api/request_priority.h"
 
-#include <algorithm>
-#include <cctype>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "common/ascii.h"
 #include "http/http_error.h"
 
 namespace tether::api {
@@ -16,9 +15,7 @@ sched::Priority request_priority(const http::Request& request) {
   std::string_view text = *header;
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  std::string value(text);
-  std::transform(value.begin(), value.end(), value.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string value = ascii_lower(text);
   if (value == "async") return sched::Priority::kAsync;
   if (value == "interactive") return sched::Priority::kInteractive;
   // Printable ASCII only in the message: the value is the client's.

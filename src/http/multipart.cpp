@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/ascii.h"
 #include "common/error.h"
 
 namespace tether::http {
@@ -12,12 +13,6 @@ namespace tether::http {
 namespace {
 
 constexpr size_t kMaxBoundaryChars = 70;  // RFC 2046, section 5.1.1
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
@@ -47,7 +42,7 @@ struct HeaderValue {
 HeaderValue parse_header_value(std::string_view text, std::string_view what) {
   HeaderValue out;
   size_t pos = text.find(';');
-  out.type = lower(trim(text.substr(0, pos)));
+  out.type = ascii_lower(trim(text.substr(0, pos)));
   while (pos != std::string_view::npos && pos < text.size()) {
     ++pos;  // past ';'
     while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t')) ++pos;
@@ -56,7 +51,7 @@ HeaderValue parse_header_value(std::string_view text, std::string_view what) {
     if (equals == std::string_view::npos) {
       throw_error(ErrorCode::kCorruptData, "{}: parameter '{}' has no value", what, trim(text.substr(pos)));
     }
-    std::string name = lower(trim(text.substr(pos, equals - pos)));
+    std::string name = ascii_lower(trim(text.substr(pos, equals - pos)));
     if (name.empty()) throw_error(ErrorCode::kCorruptData, "{}: a parameter has no name", what);
     pos = equals + 1;
     while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t')) ++pos;
@@ -174,7 +169,7 @@ std::vector<MultipartPart> parse_multipart(std::string_view body, std::string_vi
       if (colon == std::string_view::npos || colon == 0) {
         throw_error(ErrorCode::kCorruptData, "multipart part {}: malformed header line", part_number);
       }
-      const std::string name = lower(trim(line.substr(0, colon)));
+      const std::string name = ascii_lower(trim(line.substr(0, colon)));
       const std::string_view value = trim(line.substr(colon + 1));
       if (name == "content-disposition") {
         const HeaderValue disposition = parse_header_value(value, "content-disposition");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <boost/url/parse.hpp>
+
 namespace tether::http {
 namespace {
 
@@ -42,6 +44,16 @@ std::string_view Request::path_param(std::string_view name) const {
     if (key == name) return value;
   }
   return {};
+}
+
+std::optional<std::string> parse_target(Request& request) {
+  auto url = boost::urls::parse_origin_form(request.target);
+  if (!url) return std::nullopt;
+  request.path = url->path();
+  for (const auto& param : url->params()) {
+    request.query.emplace_back(param.key, param.has_value ? param.value : std::string());
+  }
+  return std::string(url->encoded_path());
 }
 
 }  // namespace tether::http

@@ -35,4 +35,9 @@ struct Request {
   std::string_view path_param(std::string_view name) const;
 };
 
+// Sets request.path and request.query from request.target (origin form,
+// percent-decoded); returns the still-encoded path, which routing matches,
+// or nullopt for a malformed target.
+std::optional<std::string> parse_target(Request& request);
+
 }  // namespace tether::http

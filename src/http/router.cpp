@@ -4,6 +4,8 @@
 #include <boost/url/grammar/error.hpp>
 #include <boost/url/pct_string_view.hpp>
 
+#include <fmt/format.h>
+
 #include "common/error.h"
 
 namespace tether::http {
@@ -117,6 +119,24 @@ Router::Match Router::match(std::string_view method, std::string_view encoded_pa
   }
   if (!result.allow.empty()) result.kind = Match::Kind::kMethodNotAllowed;
   return result;
+}
+
+Router::Resolution Router::resolve(Request& request, std::string_view encoded_path) const {
+  Resolution resolution;
+  Match match = this->match(request.method, encoded_path);
+  if (match.kind == Match::Kind::kFound) {
+    resolution.handler = match.handler;
+    request.route = std::move(match.pattern);
+    request.path_params = std::move(match.params);
+  } else if (match.kind == Match::Kind::kMethodNotAllowed) {
+    resolution.allow = std::move(match.allow);
+    resolution.error = HttpError(405, fmt::format("method {} is not allowed on {}; allowed: {}", request.method,
+                                                  request.path, resolution.allow));
+  } else {
+    resolution.error =
+        HttpError(404, fmt::format("no route for {} {}", request.method, request.path), {}, {}, "not_found");
+  }
+  return resolution;
 }
 
 }  // namespace tether::http

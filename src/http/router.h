@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -9,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "http/exchange.h"
+#include "http/http_error.h"
 
 namespace tether::http {
 
@@ -35,6 +37,16 @@ class Router {
   void add(std::string method, std::string_view pattern, Handler handler);
   // `encoded_path`: the request path as sent (before percent-decoding).
   Match match(std::string_view method, std::string_view encoded_path) const;
+
+  // What a request routes to: its handler (request.route and path_params
+  // set), or the 404 / 405 to answer (with the Allow header's value).
+  struct Resolution {
+    const Handler* handler = nullptr;
+    std::optional<HttpError> error;
+    std::string allow;
+  };
+  // `encoded_path` from parse_target(request).
+  Resolution resolve(Request& request, std::string_view encoded_path) const;
 
  private:
   struct Segment {

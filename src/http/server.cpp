@@ -25,9 +25,9 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include "common/ascii.h"
 #include "common/constant_time.h"
 #include "common/error.h"
 #include "http/exchange.h"
@@ -61,12 +61,6 @@ std::string generate_request_id() {
   thread_local std::mt19937_64 random(std::random_device{}() ^
                                       static_cast<uint64_t>(Clock::now().time_since_epoch().count()));
   return fmt::format("req_{:016x}{:016x}", random(), random());
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Method as a metrics label: the standard ones, else "other" (a client
@@ -372,7 +366,7 @@ class Server::Impl {
       }
       {
         auto expect = parser.get().find(bhttp::field::expect);
-        if (expect != parser.get().end() && lower(expect->value()) == "100-continue") {
+        if (expect != parser.get().end() && ascii_lower(expect->value()) == "100-continue") {
           if (!co_await c.write_bytes("HTTP/1.1 100 Continue\r\n\r\n")) break;
         }
       }
@@ -417,7 +411,7 @@ class Server::Impl {
     request.version = message.version();
     request.peer = c.peer_;
     for (const auto& field : message) {
-      request.headers.emplace_back(lower(field.name_string()), std::string(field.value()));
+      request.headers.emplace_back(ascii_lower(field.name_string()), std::string(field.value()));
     }
     request.body = std::move(message.body());
     const auto id = request.header("x-request-id");
@@ -426,18 +420,9 @@ class Server::Impl {
 
     auto watch = std::make_shared<ClientWatch>();
     c.watch_ = watch;
-    std::string encoded_path;
     std::optional<HttpError> early_error;
-    auto url = boost::urls::parse_origin_form(request.target);
-    if (!url) {
-      early_error = HttpError::bad_request("malformed request target");
-    } else {
-      encoded_path = std::string(url->encoded_path());
-      request.path = url->path();
-      for (const auto& param : url->params()) {
-        request.query.emplace_back(param.key, param.has_value ? param.value : std::string());
-      }
-    }
+    const std::optional<std::string> encoded_path = parse_target(request);
+    if (!encoded_path) early_error = HttpError::bad_request("malformed request target");
 
     const Handler* handler = nullptr;
     std::string allow;
@@ -446,19 +431,10 @@ class Server::Impl {
                               "authentication_error", {}, "invalid_api_key");
     }
     if (!early_error) {
-      Router::Match match = router_.match(request.method, encoded_path);
-      if (match.kind == Router::Match::Kind::kFound) {
-        handler = match.handler;
-        request.route = std::move(match.pattern);
-        request.path_params = std::move(match.params);
-      } else if (match.kind == Router::Match::Kind::kMethodNotAllowed) {
-        allow = std::move(match.allow);
-        early_error = HttpError(405, fmt::format("method {} is not allowed on {}; allowed: {}", request.method,
-                                                 request.path, allow));
-      } else {
-        early_error = HttpError(404, fmt::format("no route for {} {}", request.method, request.path), {}, {},
-                                "not_found");
-      }
+      Router::Resolution resolution = router_.resolve(request, *encoded_path);
+      handler = resolution.handler;
+      early_error = std::move(resolution.error);
+      allow = std::move(resolution.allow);
     }
 
     Exchange exchange(std::move(request), c, watch, c.executor());

@@ -6,17 +6,12 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include "common/ascii.h"
 #include "common/error.h"
 
 namespace tether::jobs {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // A registered name that is a plain DNS name (after percent-decoding):
 // nothing a resolver or a Host header would read differently.
@@ -58,10 +53,10 @@ WebhookUrl parse_webhook_url(std::string_view text) {
   switch (url.host_type()) {
     case boost::urls::host_type::ipv4:
     case boost::urls::host_type::ipv6:
-      out.host = lower(url.host_address());
+      out.host = ascii_lower(url.host_address());
       break;
     case boost::urls::host_type::name:
-      out.host = lower(url.host_address());
+      out.host = ascii_lower(url.host_address());
       if (!plain_host_name(out.host)) refuse(text, "the host is not a plain DNS name");
       break;
     default:
